@@ -1,0 +1,52 @@
+# The two commands a person needs are `make run` and `make test`; everything else is here for developers.
+BUILD_DIR      ?= build
+SANITIZE_DIR   ?= build-sanitize
+TSAN_DIR       ?= build-tsan
+BENCH_DIR      ?= build-bench
+JOBS           ?= $(shell nproc)
+CMAKE_FLAGS    ?=
+RUN_PORT       ?= 6443
+
+.PHONY: deps build test test-sanitize test-tsan run bench-build bench compare clean
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	@cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-tsan: deps
+	@cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_DIR) -j $(JOBS)
+	@cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Starts poolgate on 127.0.0.1:$(RUN_PORT) in front of two demo backends; Ctrl-C stops all three.
+run: build
+	@bash scripts/run-demo.sh $(BUILD_DIR) $(RUN_PORT)
+
+bench-build: deps
+	@cmake -S . -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOOLGATE_BENCH=ON -DPOOLGATE_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BENCH_DIR) -j $(JOBS)
+	@cp $(BENCH_DIR)/poolgate_bench $(BUILD_DIR)/poolgate_bench 2>/dev/null || { mkdir -p $(BUILD_DIR) && cp $(BENCH_DIR)/poolgate_bench $(BUILD_DIR)/; }
+
+bench: bench-build
+	@$(BUILD_DIR)/poolgate_bench --benchmark_min_time=0.2
+
+compare: build
+	@bash scripts/deps.sh --bench
+	@python3 ../shared/bench/peers.py --rounds 3 \
+	  --cand "poolgate=$(BUILD_DIR)/poolgate --listen {listen} --endpoint {backend} --threads {threads}" \
+	  --cand "poolgate-nopool=$(BUILD_DIR)/poolgate --listen {listen} --endpoint {backend} --threads {threads} --pool-max-per-endpoint 0"
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages poolgate builds, tests and benchmarks with. Idempotent: it asks apt only
+# for what dpkg does not already report as installed, so a second run costs a second or two.
+set -euo pipefail
+
+build_packages=(
+  cmake ninja-build ccache g++ make pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Tools the integration tests drive as real peers (openssl for the TLS test, curl/nc for `make run`'s hints).
+test_packages=(openssl curl netcat-openbsd python3 procps iproute2)
+# The peers `make compare` and ../shared/bench/peers.py measure against.
+bench_packages=(wrk sockperf iperf3 haproxy nginx-light libnginx-mod-stream)
+
+wanted=("${build_packages[@]}" "${test_packages[@]}")
+if [[ "${1:-}" == "--bench" ]]; then
+  wanted+=("${bench_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps.sh: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,111 @@
+#include "poolgate/config/options.hpp"
+
+#include "poolgate/config/error.hpp"
+#include "poolgate/version.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <thread>
+
+namespace poolgate::config {
+namespace {
+
+// Registers a flag whose value is a Go duration, parsed into `target` with our own error text.
+void add_duration(CLI::App& app, const std::string& name, Duration& target, const std::string& help) {
+  app.add_option_function<std::string>(
+         name, [&target, name](const std::string& text) {
+           try {
+             target = parse_duration(text);
+           } catch (const ConfigError& error) {
+             throw CLI::ValidationError(name, error.what());
+           }
+         },
+         help)
+      ->type_name("DURATION")
+      ->default_str(format_duration(target));
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+  Options options;
+  CLI::App app{
+      "poolgate: a TCP proxy with a warm backend connection pool.\n"
+      "A drop-in replacement for k8s-apiserver-proxy: forwards each client connection to one of the\n"
+      "endpoints (round robin, failover to the next), keeping already-connected backend sockets ready."};
+  app.set_version_flag("--version", std::string("poolgate ") + kVersion);
+  app.get_formatter()->column_width(34);
+
+  std::string listen_text = ":6443";
+  app.add_option("--listen", listen_text,
+                 "Address to accept clients on: host:port, [v6]:port, or :port for all addresses")
+      ->default_str(listen_text);
+  std::string endpoints_file = *options.endpoints_file;
+  auto* endpoints_flag =
+      app.add_option("--endpoints", endpoints_file,
+                     "JSON file {\"endpoints\": [\"host:port\", ...]}, watched and applied live")
+          ->default_str(endpoints_file);
+  std::vector<std::string> endpoint_texts;
+  app.add_option("--endpoint", endpoint_texts,
+                 "A backend HOST:PORT (repeatable); without --endpoints, no file is read")
+      ->type_name("HOST:PORT");
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "Kubeconfig used to discover the API servers (off when the file is absent)")
+      ->default_str(options.kubeconfig);
+  add_duration(app, "--refresh-interval", options.refresh_interval,
+               "How often discovery asks the cluster for the API servers; 0 disables");
+  app.add_option("--threads", options.threads, "Worker threads, each with its own listener and pools")
+      ->default_str("CPUs")
+      ->check(CLI::Range(1u, 1024u));
+  add_duration(app, "--connect-timeout", options.connect_timeout, "Timeout of one backend dial");
+  add_duration(app, "--monitor-interval", options.monitor_interval,
+               "Longest wait between probes of an inactive endpoint (probes back off from 1s)");
+  add_duration(app, "--drain-timeout", options.drain_timeout,
+               "On SIGTERM/SIGINT, how long open connections may finish before they are closed");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
+      ->default_str(options.log_level)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--pool-max-per-endpoint", options.pool_max_per_endpoint,
+                 "Most idle warm connections per endpoint, all threads together; 0 turns pooling off")
+      ->default_str(std::to_string(options.pool_max_per_endpoint))
+      ->check(CLI::Range(0u, 100000u));
+  add_duration(app, "--pool-max-idle", options.pool_max_idle,
+               "A warm connection unused for this long is closed");
+  add_duration(app, "--pool-cleanup-interval", options.pool_cleanup_interval,
+               "How often idle warm connections are checked for expiry");
+  add_duration(app, "--removed-endpoint-grace", options.removed_endpoint_grace,
+               "Connections to an endpoint removed from the set are closed after this long");
+
+  try {
+    app.parse(argc, argv);
+    options.listen = parse_listen_address(listen_text);
+    for (const std::string& text : endpoint_texts) {
+      try {
+        options.static_endpoints.push_back(parse_endpoint(text));
+      } catch (const ConfigError& error) {
+        throw CLI::ValidationError("--endpoint", error.what());
+      }
+    }
+    // k8s-apiserver-proxy semantics: --endpoint alone means "these and nothing else".
+    if (endpoints_flag->count() > 0 || options.static_endpoints.empty()) {
+      options.endpoints_file = endpoints_file;
+    } else {
+      options.endpoints_file.reset();
+    }
+    for (auto [name, value] : {std::pair{"--pool-cleanup-interval", options.pool_cleanup_interval},
+                               std::pair{"--monitor-interval", options.monitor_interval}}) {
+      if (value <= Duration::zero()) throw CLI::ValidationError(name, "must be greater than 0");
+    }
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return {std::nullopt, code == 0 ? 0 : 2};
+  } catch (const ConfigError& error) {
+    std::cerr << "poolgate: --listen: " << error.what() << "\n";
+    return {std::nullopt, 2};
+  }
+  if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
+  return {std::move(options), 0};
+}
+
+}  // namespace poolgate::config

@@ -1,0 +1,40 @@
+// Everything poolgate is told on its command line, with the defaults of k8s-apiserver-proxy.
+#pragma once
+
+#include "poolgate/config/address.hpp"
+#include "poolgate/config/duration.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace poolgate::config {
+
+struct Options {
+  HostPort listen{"", 6443};
+  std::optional<std::string> endpoints_file = std::string("/etc/kubernetes/k8s-apiserver-proxy.json");
+  std::vector<HostPort> static_endpoints;  // --endpoint, repeatable
+  std::string kubeconfig = "/etc/kubernetes/kubelet.conf";
+  Duration refresh_interval = std::chrono::seconds(30);
+  unsigned threads = 0;  // resolved to the CPU count by parse_command_line
+  Duration connect_timeout = std::chrono::seconds(10);
+  Duration monitor_interval = std::chrono::minutes(1);
+  Duration drain_timeout = std::chrono::seconds(30);
+  std::string log_level = "info";
+  unsigned pool_max_per_endpoint = 10;
+  Duration pool_max_idle = std::chrono::minutes(5);
+  Duration pool_cleanup_interval = std::chrono::minutes(1);
+  Duration removed_endpoint_grace = std::chrono::seconds(5);
+};
+
+// What the command line asks for: run with these options, or exit now (after --help, --version, or an
+// error that has already been printed) with this status.
+struct ParsedCommandLine {
+  std::optional<Options> options;
+  int exit_code = 0;
+};
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace poolgate::config

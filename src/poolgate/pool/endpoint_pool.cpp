@@ -1,0 +1,194 @@
+#include "poolgate/pool/endpoint_pool.hpp"
+
+#include "poolgate/pool/dialer.hpp"
+#include "poolgate/pool/liveness.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <algorithm>
+
+namespace poolgate::pool {
+namespace {
+
+// A connection the backend closes sooner than this after the dial counts as an early close.
+constexpr auto kEarlyCloseAge = std::chrono::seconds(1);
+constexpr auto kFirstRefillDelay = std::chrono::milliseconds(100);
+
+}  // namespace
+
+struct EndpointPool::IdleConnection {
+  explicit IdleConnection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+  boost::asio::ip::tcp::socket socket;
+  Clock::time_point connected_at = Clock::now();
+  Clock::time_point idle_since = connected_at;
+  bool in_pool = true;   // false once taken or evicted: a late watcher completion must then do nothing
+  bool watching = false;
+};
+
+EndpointPool::EndpointPool(boost::asio::any_io_executor executor, balance::BackendPtr backend,
+                           PoolSettings settings, DialFailureHandler on_dial_failure)
+    : executor_(std::move(executor)),
+      backend_(std::move(backend)),
+      settings_(settings),
+      on_dial_failure_(std::move(on_dial_failure)),
+      target_(std::min(2u, settings.max_per_endpoint)),
+      refill_timer_(executor_) {}
+
+EndpointPool::~EndpointPool() { shutdown(false); }
+
+std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
+  while (!idle_.empty()) {
+    IdleConnectionPtr connection = std::move(idle_.back());
+    idle_.pop_back();
+    connection->in_pool = false;
+    backend_->release_pool_slot();
+    boost::system::error_code ignored;
+    connection->socket.cancel(ignored);  // the idle watcher must not outlive the pool's ownership
+    // The watcher may not have run yet for a close that already arrived: check the socket itself.
+    if (!is_alive(connection->socket)) {
+      ++counters_.evicted_closed_by_peer;
+      connection->socket.close(ignored);
+      continue;
+    }
+    ++counters_.hits;
+    early_closes_ = 0;
+    refill();
+    return std::move(connection->socket);
+  }
+  ++counters_.misses;
+  if (target_ < settings_.max_per_endpoint) ++target_;
+  refill();
+  return std::nullopt;
+}
+
+void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse) {
+  boost::system::error_code ignored;
+  if (reuse == Reuse::reusable && !closed_ && is_alive(socket) &&
+      idle_.size() + dialing_ < target_ &&
+      backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint))) {
+    adopt(std::move(socket));
+    return;
+  }
+  socket.close(ignored);
+}
+
+void EndpointPool::refill() {
+  if (closed_ || refill_scheduled_ || !backend_->active.load(std::memory_order_relaxed)) return;
+  const int budget = static_cast<int>(settings_.max_per_endpoint);
+  while (idle_.size() + dialing_ < target_ && backend_->try_reserve_pool_slot(budget)) start_dial();
+}
+
+void EndpointPool::start_dial() {
+  ++dialing_;
+  ++counters_.refill_dials;
+  boost::asio::co_spawn(
+      executor_,
+      [self = shared_from_this()]() -> boost::asio::awaitable<void> {
+        boost::asio::ip::tcp::socket socket(self->executor_);
+        boost::system::error_code ec =
+            co_await dial(socket, self->backend_->address, self->settings_.connect_timeout);
+        --self->dialing_;
+        if (self->closed_ || ec) {
+          self->backend_->release_pool_slot();
+          if (ec && !self->closed_) {
+            ++self->counters_.refill_failures;
+            self->on_dial_failure_(*self->backend_, ec);
+          }
+          co_return;
+        }
+        self->adopt(std::move(socket));
+      },
+      boost::asio::detached);
+}
+
+void EndpointPool::adopt(boost::asio::ip::tcp::socket socket) {
+  auto connection = std::make_shared<IdleConnection>(std::move(socket));
+  idle_.push_back(connection);
+  watch(connection);
+}
+
+void EndpointPool::watch(const IdleConnectionPtr& connection) {
+  connection->watching = true;
+  std::weak_ptr<EndpointPool> weak_self = weak_from_this();
+  connection->socket.async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [weak_self, connection](const boost::system::error_code& ec) {
+        connection->watching = false;
+        if (ec || !connection->in_pool) return;
+        if (auto self = weak_self.lock()) self->on_watch_event(connection);
+      });
+}
+
+void EndpointPool::on_watch_event(const IdleConnectionPtr& connection) {
+  if (is_alive(connection->socket)) {
+    // The backend spoke first (a banner). Its bytes stay queued for the client that takes this socket; the
+    // socket is no longer watched (readiness would now fire at once, forever), but acquire() and sweep()
+    // still check it before trusting it.
+    return;
+  }
+  const auto age = Clock::now() - connection->connected_at;
+  evict(connection, counters_.evicted_closed_by_peer);
+  schedule_refill_after_early_close(age);
+}
+
+void EndpointPool::schedule_refill_after_early_close(Clock::duration age) {
+  if (age >= kEarlyCloseAge) {
+    early_closes_ = 0;
+    refill();
+    return;
+  }
+  if (refill_scheduled_ || closed_) return;
+  ++early_closes_;
+  auto delay = std::chrono::duration_cast<Clock::duration>(kFirstRefillDelay) * (1u << std::min(early_closes_, 10u));
+  delay = std::min<Clock::duration>(delay, settings_.max_refill_backoff);
+  refill_scheduled_ = true;
+  refill_timer_.expires_after(delay);
+  std::weak_ptr<EndpointPool> weak_self = weak_from_this();
+  refill_timer_.async_wait([weak_self](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak_self.lock()) {
+      self->refill_scheduled_ = false;
+      self->refill();
+    }
+  });
+}
+
+void EndpointPool::evict(const IdleConnectionPtr& connection, std::uint64_t& reason_counter) {
+  auto it = std::find(idle_.begin(), idle_.end(), connection);
+  if (it == idle_.end()) return;
+  idle_.erase(it);
+  connection->in_pool = false;
+  backend_->release_pool_slot();
+  boost::system::error_code ignored;
+  connection->socket.close(ignored);
+  ++reason_counter;
+}
+
+void EndpointPool::sweep() {
+  const auto now = Clock::now();
+  // Copy: evict() edits idle_.
+  const std::vector<IdleConnectionPtr> snapshot = idle_;
+  for (const IdleConnectionPtr& connection : snapshot) {
+    if (now - connection->idle_since >= settings_.max_idle) {
+      evict(connection, counters_.evicted_idle);
+      if (target_ > 1) --target_;
+    } else if (!is_alive(connection->socket)) {
+      evict(connection, counters_.evicted_closed_by_peer);
+    }
+  }
+  refill();
+}
+
+void EndpointPool::shutdown(bool endpoint_removed) {
+  if (closed_) return;
+  closed_ = true;
+  refill_timer_.cancel();
+  const std::vector<IdleConnectionPtr> snapshot = idle_;
+  for (const IdleConnectionPtr& connection : snapshot) {
+    std::uint64_t ignored_count = 0;
+    evict(connection, endpoint_removed ? counters_.evicted_endpoint_removed : ignored_count);
+  }
+}
+
+}  // namespace poolgate::pool

@@ -1,0 +1,104 @@
+// The warm pool of one backend on one worker thread: connected, never-used sockets handed to clients at once,
+// watched while idle, expired when unused, refilled off the client's path. Not thread-safe by design: each
+// worker owns its pools; the only cross-thread state is the backend's atomic budget.
+#pragma once
+
+#include "poolgate/balance/backend.hpp"
+#include "poolgate/config/duration.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace poolgate::pool {
+
+struct PoolSettings {
+  unsigned max_per_endpoint = 10;  // idle cap across all threads; 0 = no pooling
+  config::Duration max_idle = std::chrono::minutes(5);
+  config::Duration connect_timeout = std::chrono::seconds(10);
+  config::Duration max_refill_backoff = std::chrono::minutes(1);
+};
+
+struct PoolCounters {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evicted_idle = 0;
+  std::uint64_t evicted_closed_by_peer = 0;
+  std::uint64_t evicted_endpoint_removed = 0;
+  std::uint64_t refill_dials = 0;
+  std::uint64_t refill_failures = 0;
+};
+
+// What the caller may do with a connection it is done with. TCP mode always discards: a socket that carried
+// one client's bytes (a TLS session) must never reach another client.
+enum class Reuse { discard, reusable };
+
+class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
+ public:
+  using DialFailureHandler = std::function<void(balance::Backend&, const boost::system::error_code&)>;
+  using Clock = std::chrono::steady_clock;
+
+  EndpointPool(boost::asio::any_io_executor executor, balance::BackendPtr backend, PoolSettings settings,
+               DialFailureHandler on_dial_failure);
+  ~EndpointPool();
+  EndpointPool(const EndpointPool&) = delete;
+  EndpointPool& operator=(const EndpointPool&) = delete;
+
+  // A hit: a live, unused socket, and a replacement dial starts. A miss (nothing warm): nullopt, and the warm
+  // target grows by one so the next burst finds more.
+  std::optional<boost::asio::ip::tcp::socket> acquire();
+
+  // Hands a connection back. Only Reuse::reusable connections (HTTP mode, response ended cleanly) may
+  // return to the idle set; everything else is closed.
+  void release(boost::asio::ip::tcp::socket socket, Reuse reuse);
+
+  // Starts dials until idle + dialing reaches the warm target (within the cross-thread budget).
+  void refill();
+
+  // Closes connections idle longer than max_idle (each lowers the target by one, not below 1) and any
+  // found dead, then refills.
+  void sweep();
+
+  // Closes every idle connection and stops refilling: the endpoint left the set, or poolgate is stopping.
+  void shutdown(bool endpoint_removed);
+
+  const balance::Backend& backend() const { return *backend_; }
+  const balance::BackendPtr& backend_ptr() const { return backend_; }
+  std::size_t idle_count() const { return idle_.size(); }
+  unsigned warm_target() const { return target_; }
+  const PoolCounters& counters() const { return counters_; }
+
+ private:
+  struct IdleConnection;
+  using IdleConnectionPtr = std::shared_ptr<IdleConnection>;
+
+  void adopt(boost::asio::ip::tcp::socket socket);
+  void watch(const IdleConnectionPtr& connection);
+  void on_watch_event(const IdleConnectionPtr& connection);
+  void evict(const IdleConnectionPtr& connection, std::uint64_t& reason_counter);
+  void schedule_refill_after_early_close(Clock::duration age);
+  void start_dial();
+
+  boost::asio::any_io_executor executor_;
+  balance::BackendPtr backend_;
+  PoolSettings settings_;
+  DialFailureHandler on_dial_failure_;
+  std::vector<IdleConnectionPtr> idle_;  // the back is the freshest; acquire takes it so old ones can expire
+  unsigned target_;
+  unsigned dialing_ = 0;
+  bool closed_ = false;
+  // Backend that closes fresh connections at once: refill with growing delays instead of a dial storm.
+  unsigned early_closes_ = 0;
+  boost::asio::steady_timer refill_timer_;
+  bool refill_scheduled_ = false;
+  PoolCounters counters_;
+};
+
+}  // namespace poolgate::pool

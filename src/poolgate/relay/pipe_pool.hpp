@@ -1,0 +1,38 @@
+// Per-thread pool of kernel pipes for splice(): creating a pipe costs two descriptors and a syscall, so empty
+// pipes are kept and reused across connections.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+namespace poolgate::relay {
+
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+};
+
+class PipePool {
+ public:
+  explicit PipePool(std::size_t max_kept = 256) : max_kept_(max_kept) {}
+  ~PipePool();
+  PipePool(const PipePool&) = delete;
+  PipePool& operator=(const PipePool&) = delete;
+
+  // A reused or new non-blocking pipe; nullopt when the process is out of descriptors (the caller falls back
+  // to read/write).
+  std::optional<Pipe> acquire();
+
+  // A pipe with bytes still inside cannot serve another connection: it is closed instead of kept.
+  void release(Pipe pipe, bool empty);
+
+  std::size_t kept() const { return free_.size(); }
+
+ private:
+  static void close_pipe(Pipe pipe);
+  std::vector<Pipe> free_;
+  std::size_t max_kept_;
+};
+
+}  // namespace poolgate::relay

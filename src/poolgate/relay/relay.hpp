@@ -1,0 +1,25 @@
+// Moves bytes both ways between a client and its backend until both directions end: splice() through a pooled
+// pipe (zero copy), or read/write through a bounded buffer when no pipe can be had. A half-close is passed on
+// as a half-close, a reset as a reset; at most one pipe (64 KiB) or buffer is in flight per direction.
+#pragma once
+
+#include "poolgate/relay/pipe_pool.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+
+namespace poolgate::relay {
+
+struct RelayTotals {
+  std::uint64_t to_backend = 0;
+  std::uint64_t to_client = 0;
+};
+
+// Returns when both directions have ended or either side was reset or closed from outside (closing either
+// socket from the owning thread ends the relay). Both sockets are closed on return.
+boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket& client, boost::asio::ip::tcp::socket& backend,
+                                   PipePool& pipes, RelayTotals& totals);
+
+}  // namespace poolgate::relay

@@ -1,0 +1,233 @@
+#include "poolgate/server/proxy.hpp"
+
+#include "poolgate/config/endpoints_file.hpp"
+#include "poolgate/config/error.hpp"
+#include "poolgate/server/listener.hpp"
+#include "poolgate/version.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+namespace poolgate::server {
+namespace {
+
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+// After the drain timeout closes the sessions, the relays need a moment to unwind before the loops stop.
+constexpr auto kUnwindTimeout = std::chrono::seconds(2);
+
+std::string join_keys(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& key : keys) out += (out.empty() ? "" : ", ") + key;
+  return out.empty() ? "none" : out;
+}
+
+std::vector<std::string> keys_of(const balance::BackendSet& set) {
+  std::vector<std::string> keys;
+  for (const auto& backend : set.backends) keys.push_back(backend->key);
+  return keys;
+}
+
+}  // namespace
+
+Proxy::Proxy(config::Options options)
+    : options_(std::move(options)),
+      control_(1),
+      signals_(control_, SIGTERM, SIGINT, SIGHUP),
+      health_(control_, options_.connect_timeout, options_.monitor_interval, [this](const balance::BackendPtr& b) {
+        for_each_worker([b](Worker& worker) { worker.on_backend_recovered(b); });
+      }) {}
+
+Proxy::~Proxy() = default;
+
+std::vector<balance::ResolvedEndpoint> Proxy::wanted_endpoints(const std::optional<std::string>& file_content) const {
+  std::vector<config::HostPort> endpoints = options_.static_endpoints;
+  if (file_content) {
+    auto from_file = config::parse_endpoints_json(*file_content, *options_.endpoints_file);
+    endpoints.insert(endpoints.end(), from_file.begin(), from_file.end());
+  }
+  return balance::resolve_endpoints(endpoints);
+}
+
+int Proxy::run() {
+  std::vector<balance::ResolvedEndpoint> initial;
+  try {
+    std::optional<std::string> content;
+    if (options_.endpoints_file) content = config::read_whole_file(*options_.endpoints_file);
+    initial = wanted_endpoints(content);
+    if (content) applied_file_content_ = *content;
+  } catch (const config::ConfigError& error) {
+    spdlog::error("{}", error.what());
+    return kExitBadConfig;
+  }
+
+  for (unsigned i = 0; i < options_.threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, options_, health_));
+  }
+  std::vector<boost::asio::io_context*> contexts;
+  for (auto& worker : workers_) contexts.push_back(&worker->context());
+  std::string listening_on;
+  try {
+    auto acceptors = open_listeners(contexts, options_.listen);
+    listening_on = balance::endpoint_key(acceptors.front().local_endpoint());
+    for (std::size_t i = 0; i < acceptors.size(); ++i) workers_[i]->adopt_listener(std::move(acceptors[i]));
+  } catch (const ListenError& error) {
+    spdlog::error("{}", error.what());
+    return kExitListenFailed;
+  }
+
+  publish(balance::next_backend_set(initial, nullptr));
+  for_each_worker([](Worker& worker) { worker.start_accepting(); });
+  std::vector<std::thread> threads;
+  for (auto& worker : workers_) threads.emplace_back([w = worker.get()] { w->run(); });
+
+  spdlog::info("poolgate {} listening on {} with {} worker thread(s); endpoints: {}", kVersion, listening_on,
+               options_.threads, join_keys(keys_of(*current_)));
+  if (options_.endpoints_file) {
+    watcher_ = std::make_unique<FileWatcher>(control_, *options_.endpoints_file, [this] { reload(false); });
+    watcher_->start();
+  }
+  warn_about_discovery();
+  wait_for_signals();
+
+  control_.run();
+  for (auto& worker : workers_) worker->stop();
+  for (auto& thread : threads) thread.join();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+void Proxy::publish(balance::BackendSetPtr set) {
+  if (current_) {
+    for (const auto& backend : current_->backends) {
+      if (set->find(backend->key) == nullptr) backend->retired.store(true);
+    }
+  }
+  current_ = set;
+  for_each_worker([set](Worker& worker) { worker.apply(set); });
+}
+
+void Proxy::reload(bool forced) {
+  if (draining_ || !options_.endpoints_file) return;
+  const std::string& path = *options_.endpoints_file;
+  std::string content;
+  std::vector<balance::ResolvedEndpoint> resolved;
+  try {
+    content = config::read_whole_file(path);
+    // Directory events for other files, or a rewrite with the same bytes: nothing to do.
+    if (!forced && content == applied_file_content_) return;
+    resolved = wanted_endpoints(content);
+  } catch (const config::ConfigError& error) {
+    // One line per bad version of the file, not one per inotify event.
+    if (forced || content != rejected_file_content_ || content.empty()) {
+      spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(),
+                    error.what());
+    }
+    rejected_file_content_ = content;
+    return;
+  }
+  applied_file_content_ = content;
+  rejected_file_content_.clear();
+
+  std::vector<std::string> added, removed;
+  for (const auto& endpoint : resolved) {
+    if (current_->find(endpoint.key) == nullptr) added.push_back(endpoint.key);
+  }
+  for (const auto& backend : current_->backends) {
+    if (std::none_of(resolved.begin(), resolved.end(), [&](const auto& e) { return e.key == backend->key; })) {
+      removed.push_back(backend->key);
+    }
+  }
+  if (added.empty() && removed.empty()) {
+    if (forced) spdlog::info("endpoints reloaded: unchanged ({})", join_keys(keys_of(*current_)));
+    return;
+  }
+  publish(balance::next_backend_set(resolved, current_.get()));
+  spdlog::info("endpoints reloaded: {} endpoint(s); added: {}; removed: {}{}", current_->backends.size(),
+               join_keys(added), join_keys(removed),
+               removed.empty() ? "" : " (their connections close after " +
+                                          config::format_duration(options_.removed_endpoint_grace) + ")");
+}
+
+void Proxy::wait_for_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    if (signal_number == SIGHUP) {
+      spdlog::info("SIGHUP: re-reading the endpoints");
+      reload(true);
+    } else {
+      begin_drain(signal_number);
+    }
+    wait_for_signals();
+  });
+}
+
+void Proxy::begin_drain(int signal_number) {
+  const char* name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+  if (draining_) {
+    spdlog::info("{} again: still draining", name);
+    return;
+  }
+  draining_ = true;
+  watcher_.reset();
+  for_each_worker([](Worker& worker) { worker.stop_accepting(); });
+  boost::asio::co_spawn(
+      control_,
+      [this, name]() -> boost::asio::awaitable<void> {
+        auto open_sessions = [this] {
+          std::size_t total = 0;
+          for (auto& worker : workers_) total += worker->active_sessions();
+          return total;
+        };
+        spdlog::info("{}: stopped accepting; draining {} open connection(s) for up to {}", name, open_sessions(),
+                     config::format_duration(options_.drain_timeout));
+        boost::asio::steady_timer timer(control_);
+        const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+        while (open_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+          timer.expires_after(kDrainPollInterval);
+          co_await timer.async_wait(boost::asio::use_awaitable);
+        }
+        if (std::size_t left = open_sessions(); left > 0) {
+          spdlog::warn("drain timeout: closing {} open connection(s)", left);
+          for_each_worker([](Worker& worker) { worker.close_all_sessions(); });
+          const auto unwind_deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
+          while (open_sessions() > 0 && std::chrono::steady_clock::now() < unwind_deadline) {
+            timer.expires_after(kDrainPollInterval);
+            co_await timer.async_wait(boost::asio::use_awaitable);
+          }
+        } else {
+          spdlog::info("drained: all connections finished");
+        }
+        signals_.cancel();
+        control_.stop();
+      },
+      boost::asio::detached);
+}
+
+void Proxy::warn_about_discovery() const {
+  if (options_.refresh_interval == config::Duration::zero()) return;
+  std::error_code ec;
+  if (!std::filesystem::exists(options_.kubeconfig, ec)) {
+    spdlog::warn("discovery off: kubeconfig {} not found; endpoints come from {}", options_.kubeconfig,
+                 options_.endpoints_file ? *options_.endpoints_file : std::string("--endpoint"));
+    return;
+  }
+  spdlog::warn("discovery off: this build does not query the API server yet; endpoints come from {}",
+               options_.endpoints_file ? *options_.endpoints_file : std::string("--endpoint"));
+}
+
+void Proxy::for_each_worker(std::function<void(Worker&)> action) {
+  for (auto& worker : workers_) {
+    boost::asio::post(worker->context(), [w = worker.get(), action] { action(*w); });
+  }
+}
+
+}  // namespace poolgate::server

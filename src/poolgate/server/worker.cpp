@@ -1,0 +1,234 @@
+#include "poolgate/server/worker.hpp"
+
+#include "poolgate/pool/dialer.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace poolgate::server {
+namespace {
+
+using boost::asio::ip::tcp;
+constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+// Out of descriptors: wait this long before accepting again, so the loop does not spin on EMFILE.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+bool is_resource_exhaustion(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory;
+}
+
+}  // namespace
+
+// One client and its backend for as long as the relay runs. Lives in the serve() coroutine frame; the worker
+// keeps a pointer so it can close the pair on drain or endpoint removal.
+struct Worker::Session {
+  explicit Session(tcp::socket c) : client(std::move(c)), backend(client.get_executor()) {}
+  void close() {
+    boost::system::error_code ignored;
+    client.close(ignored);
+    backend.close(ignored);
+  }
+  tcp::socket client;
+  tcp::socket backend;
+  balance::BackendPtr target;
+};
+
+Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health)
+    : index_(index),
+      options_(options),
+      health_(health),
+      context_(1),
+      work_guard_(context_.get_executor()),
+      sweep_timer_(context_),
+      accept_pause_timer_(context_) {}
+
+Worker::~Worker() {
+  for (auto& [backend, pool] : pools_) pool->shutdown(false);
+}
+
+void Worker::adopt_listener(tcp::acceptor acceptor) {
+  acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
+}
+
+void Worker::run() { context_.run(); }
+
+void Worker::stop() {
+  work_guard_.reset();
+  context_.stop();
+}
+
+void Worker::start_accepting() {
+  if (!acceptor_ || accepting_) return;
+  accepting_ = true;
+  boost::asio::co_spawn(context_, accept_loop(), boost::asio::detached);
+  schedule_sweep();
+}
+
+boost::asio::awaitable<void> Worker::accept_loop() {
+  bool paused_for_descriptors = false;
+  while (accepting_) {
+    auto [ec, client] = co_await acceptor_->async_accept(use_tuple);
+    if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
+    if (is_resource_exhaustion(ec)) {
+      if (!paused_for_descriptors) {
+        spdlog::warn("worker {}: cannot accept: {}; pausing accepts for {} ms while open connections continue",
+                     index_, ec.message(), kAcceptPause.count());
+      }
+      paused_for_descriptors = true;
+      accept_pause_timer_.expires_after(kAcceptPause);
+      co_await accept_pause_timer_.async_wait(use_tuple);
+      continue;
+    }
+    if (ec) continue;  // the client gave up before we accepted it (ECONNABORTED and the like)
+    if (paused_for_descriptors) {
+      spdlog::info("worker {}: accepting again", index_);
+      paused_for_descriptors = false;
+    }
+    ++counters_.accepted;
+    boost::asio::co_spawn(context_, serve(std::move(client)), boost::asio::detached);
+  }
+}
+
+boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
+  pool::tune_client_socket(client);
+  Session session(std::move(client));
+  session.target = co_await connect_backend(session);
+  if (!session.target) {
+    ++counters_.rejected_no_backend;
+    session.close();
+    co_return;
+  }
+  sessions_.push_front(&session);
+  auto registration = sessions_.begin();
+  active_sessions_.fetch_add(1, std::memory_order_relaxed);
+  co_await relay::relay(session.client, session.backend, pipes_, counters_.bytes);
+  sessions_.erase(registration);
+  active_sessions_.fetch_sub(1, std::memory_order_relaxed);
+  // TCP mode: the connection carried this client's bytes, so it never goes back to the pool.
+  if (pool::EndpointPool* pool = pool_for(*session.target)) {
+    pool->release(std::move(session.backend), pool::Reuse::discard);
+  }
+}
+
+boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& session) {
+  // The attempt keeps its own reference to the set, so a reload during a dial cannot pull it away.
+  balance::BackendSetPtr set = balancer_.set();
+  auto attempt = balancer_.start();
+  while (balance::Backend* candidate = attempt.next()) {
+    balance::BackendPtr target = set->find(candidate->key);
+    if (pool::EndpointPool* pool = pool_for(*candidate)) {
+      if (auto warm = pool->acquire()) {
+        session.backend = std::move(*warm);
+        co_return target;
+      }
+    }
+    boost::system::error_code ec = co_await pool::dial(session.backend, candidate->address, options_.connect_timeout);
+    if (!ec) co_return target;
+    ++counters_.dial_failures;
+    report_dial_failure(*candidate, ec);
+    if (!session.client.is_open()) break;  // drained or closed while we were dialing
+  }
+  co_return nullptr;
+}
+
+pool::EndpointPool* Worker::pool_for(const balance::Backend& backend) {
+  auto it = pools_.find(&backend);
+  return it == pools_.end() ? nullptr : it->second.get();
+}
+
+void Worker::report_dial_failure(balance::Backend& backend, const boost::system::error_code& error) {
+  if (auto set = balancer_.set()) {
+    if (auto shared = set->find(backend.key)) health_.report_failure(shared, error);
+  }
+}
+
+void Worker::apply(balance::BackendSetPtr set) {
+  bool removed_any = false;
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    if (set->find(it->first->key) == nullptr) {
+      it->second->shutdown(true);
+      it = pools_.erase(it);
+      removed_any = true;
+    } else {
+      ++it;
+    }
+  }
+  if (options_.pool_max_per_endpoint > 0 && !draining_) {
+    pool::PoolSettings settings{options_.pool_max_per_endpoint, options_.pool_max_idle, options_.connect_timeout,
+                                options_.monitor_interval};
+    for (const balance::BackendPtr& backend : set->backends) {
+      auto& pool = pools_[backend.get()];
+      if (!pool) {
+        pool = std::make_shared<pool::EndpointPool>(
+            context_.get_executor(), backend, settings,
+            [this](balance::Backend& failed, const boost::system::error_code& ec) { report_dial_failure(failed, ec); });
+        pool->refill();
+      }
+    }
+  }
+  balancer_.reset(std::move(set));
+  // Sessions to a removed endpoint get the grace period to finish, then are closed so clients move on.
+  if (removed_any || std::any_of(sessions_.begin(), sessions_.end(), [&](Session* s) {
+        return balancer_.set()->find(s->target->key) == nullptr;
+      })) {
+    boost::asio::co_spawn(
+        context_,
+        [this]() -> boost::asio::awaitable<void> {
+          boost::asio::steady_timer grace(context_, options_.removed_endpoint_grace);
+          co_await grace.async_wait(use_tuple);
+          close_sessions_of_removed_backends();
+        },
+        boost::asio::detached);
+  }
+}
+
+void Worker::close_sessions_of_removed_backends() {
+  const auto& set = balancer_.set();
+  std::size_t closed = 0;
+  // Copy: closing wakes the relays, which unregister their sessions later, not during this loop.
+  for (Session* session : std::vector<Session*>(sessions_.begin(), sessions_.end())) {
+    if (set->find(session->target->key) == nullptr) {
+      session->close();
+      ++closed;
+    }
+  }
+  if (closed > 0) {
+    spdlog::info("worker {}: closed {} connection(s) to removed endpoints after the grace period", index_, closed);
+  }
+}
+
+void Worker::on_backend_recovered(const balance::BackendPtr& backend) {
+  if (pool::EndpointPool* pool = pool_for(*backend)) pool->refill();
+}
+
+void Worker::schedule_sweep() {
+  sweep_timer_.expires_after(options_.pool_cleanup_interval);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || draining_) return;
+    for (auto& [backend, pool] : pools_) pool->sweep();
+    schedule_sweep();
+  });
+}
+
+void Worker::stop_accepting() {
+  accepting_ = false;
+  draining_ = true;
+  boost::system::error_code ignored;
+  if (acceptor_) acceptor_->close(ignored);
+  accept_pause_timer_.cancel();
+  sweep_timer_.cancel();
+  for (auto& [backend, pool] : pools_) pool->shutdown(false);
+  pools_.clear();
+}
+
+void Worker::close_all_sessions() {
+  for (Session* session : std::vector<Session*>(sessions_.begin(), sessions_.end())) session->close();
+}
+
+}  // namespace poolgate::server

@@ -1,0 +1,86 @@
+// One worker thread: its event loop, its SO_REUSEPORT listener, its pools, its pipes and its client sessions.
+// Everything here is touched only by the worker's own thread; the control thread talks to it by posting.
+#pragma once
+
+#include "poolgate/balance/health_monitor.hpp"
+#include "poolgate/balance/round_robin.hpp"
+#include "poolgate/config/options.hpp"
+#include "poolgate/pool/endpoint_pool.hpp"
+#include "poolgate/relay/pipe_pool.hpp"
+#include "poolgate/relay/relay.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <unordered_map>
+
+namespace poolgate::server {
+
+struct WorkerCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_no_backend = 0;
+  std::uint64_t dial_failures = 0;
+  relay::RelayTotals bytes;
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  boost::asio::io_context& context() { return context_; }
+  unsigned index() const { return index_; }
+
+  // Called on the control thread before the worker runs.
+  void adopt_listener(boost::asio::ip::tcp::acceptor acceptor);
+  // Runs the event loop on the calling thread until stop().
+  void run();
+  void stop();
+
+  // The methods below run on the worker's thread (post them there).
+  void start_accepting();
+  void apply(balance::BackendSetPtr set);
+  void on_backend_recovered(const balance::BackendPtr& backend);
+  // Drain: no new clients, no warm connections; open sessions continue.
+  void stop_accepting();
+  void close_all_sessions();
+
+  // Readable from any thread: the control thread polls it while draining.
+  std::size_t active_sessions() const { return active_sessions_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Session;
+
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client);
+  boost::asio::awaitable<balance::BackendPtr> connect_backend(Session& session);
+  void close_sessions_of_removed_backends();
+  void schedule_sweep();
+  void report_dial_failure(balance::Backend& backend, const boost::system::error_code& error);
+  pool::EndpointPool* pool_for(const balance::Backend& backend);
+
+  unsigned index_;
+  const config::Options& options_;
+  balance::HealthMonitor& health_;
+  boost::asio::io_context context_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  balance::RoundRobin balancer_;
+  std::unordered_map<const balance::Backend*, std::shared_ptr<pool::EndpointPool>> pools_;
+  relay::PipePool pipes_;
+  std::list<Session*> sessions_;
+  std::atomic<std::size_t> active_sessions_{0};
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer accept_pause_timer_;
+  bool accepting_ = false;
+  bool draining_ = false;
+  WorkerCounters counters_;
+};
+
+}  // namespace poolgate::server
