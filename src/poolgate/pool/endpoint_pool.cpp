@@ -39,8 +39,8 @@ EndpointPool::~EndpointPool() { shutdown(false); }
 
 std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
   while (!idle_.empty()) {
-    IdleConnectionPtr connection = std::move(idle_.back());
-    idle_.pop_back();
+    IdleConnectionPtr connection = std::move(idle_.front());
+    idle_.pop_front();
     connection->in_pool = false;
     backend_->release_pool_slot();
     boost::system::error_code ignored;
@@ -168,7 +168,7 @@ void EndpointPool::evict(const IdleConnectionPtr& connection, std::uint64_t& rea
 void EndpointPool::sweep() {
   const auto now = Clock::now();
   // Copy: evict() edits idle_.
-  const std::vector<IdleConnectionPtr> snapshot = idle_;
+  const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());
   for (const IdleConnectionPtr& connection : snapshot) {
     if (now - connection->idle_since >= settings_.max_idle) {
       evict(connection, counters_.evicted_idle);
@@ -184,7 +184,7 @@ void EndpointPool::shutdown(bool endpoint_removed) {
   if (closed_) return;
   closed_ = true;
   refill_timer_.cancel();
-  const std::vector<IdleConnectionPtr> snapshot = idle_;
+  const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());
   for (const IdleConnectionPtr& connection : snapshot) {
     std::uint64_t ignored_count = 0;
     evict(connection, endpoint_removed ? counters_.evicted_endpoint_removed : ignored_count);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <deque>
 #include <vector>
 
 namespace poolgate::pool {
@@ -90,7 +91,9 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   balance::BackendPtr backend_;
   PoolSettings settings_;
   DialFailureHandler on_dial_failure_;
-  std::vector<IdleConnectionPtr> idle_;  // the back is the freshest; acquire takes it so old ones can expire
+  // Oldest first: servers that accept and serve one connection at a time (iperf3, many simple daemons) are
+  // waiting on the connection they accepted first, so that is the one a client must get.
+  std::deque<IdleConnectionPtr> idle_;
   unsigned target_;
   unsigned dialing_ = 0;
   bool closed_ = false;
