@@ -36,15 +36,21 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       "endpoints (round robin, failover to the next), keeping already-connected backend sockets ready."};
   app.set_version_flag("--version", std::string("poolgate ") + kVersion);
   app.get_formatter()->column_width(34);
+  app.footer(
+      "Durations are Go-style: 500ms, 15s, 1m, 1h30m.\n"
+      "Signals: SIGHUP re-reads the endpoints file; SIGTERM/SIGINT drain, then exit.\n"
+      "Exit status: 0 after a clean drain, 1 listen address in use or not permitted, 2 bad flag or endpoints file.");
 
   std::string listen_text = ":6443";
   app.add_option("--listen", listen_text,
                  "Address to accept clients on: host:port, [v6]:port, or :port for all addresses")
+      ->type_name("ADDR")
       ->default_str(listen_text);
   std::string endpoints_file = *options.endpoints_file;
   auto* endpoints_flag =
       app.add_option("--endpoints", endpoints_file,
                      "JSON file {\"endpoints\": [\"host:port\", ...]}, watched and applied live")
+          ->type_name("FILE")
           ->default_str(endpoints_file);
   std::vector<std::string> endpoint_texts;
   app.add_option("--endpoint", endpoint_texts,
@@ -52,24 +58,28 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       ->type_name("HOST:PORT");
   app.add_option("--kubeconfig", options.kubeconfig,
                  "Kubeconfig used to discover the API servers (off when the file is absent)")
+      ->type_name("FILE")
       ->default_str(options.kubeconfig);
   add_duration(app, "--refresh-interval", options.refresh_interval,
                "How often discovery asks the cluster for the API servers; 0 disables");
   app.add_option("--threads", options.threads, "Worker threads, each with its own listener and pools")
+      ->type_name("N")
       ->default_str("CPUs")
-      ->check(CLI::Range(1u, 1024u));
+      ->check(CLI::Range(1u, 1024u).description(""));
   add_duration(app, "--connect-timeout", options.connect_timeout, "Timeout of one backend dial");
   add_duration(app, "--monitor-interval", options.monitor_interval,
                "Longest wait between probes of an inactive endpoint (probes back off from 1s)");
   add_duration(app, "--drain-timeout", options.drain_timeout,
                "On SIGTERM/SIGINT, how long open connections may finish before they are closed");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
+      ->type_name("LEVEL")
       ->default_str(options.log_level)
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}).description(""));
   app.add_option("--pool-max-per-endpoint", options.pool_max_per_endpoint,
                  "Most idle warm connections per endpoint, all threads together; 0 turns pooling off")
+      ->type_name("N")
       ->default_str(std::to_string(options.pool_max_per_endpoint))
-      ->check(CLI::Range(0u, 100000u));
+      ->check(CLI::Range(0u, 100000u).description(""));
   add_duration(app, "--pool-max-idle", options.pool_max_idle,
                "A warm connection unused for this long is closed");
   add_duration(app, "--pool-cleanup-interval", options.pool_cleanup_interval,
