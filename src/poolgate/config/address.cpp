@@ -29,6 +29,9 @@ std::uint16_t parse_port(std::string_view text, std::string_view port, bool allo
 HostPort parse_authority_text(std::string_view text, std::string_view authority, bool allow_empty_host,
                               bool allow_zero_port) {
   if (authority.empty()) fail(text, "empty");
+  if (authority.find('@') != std::string_view::npos) fail(text, "user information is not allowed");
+  // Percent-encoding would be decoded into a host we could not write back into the file as it was read.
+  if (authority.find('%') != std::string_view::npos) fail(text, "percent-encoded characters are not allowed");
   std::size_t open = authority.find('[');
   std::size_t close = authority.find(']');
   if ((open == std::string_view::npos) != (close == std::string_view::npos) ||
@@ -79,6 +82,11 @@ HostPort parse_endpoint(std::string_view text) {
     auto url = boost::urls::parse_uri(text);
     if (!url) fail(text, "not a valid URL");
     if (!url->has_authority()) fail(text, "URL has no host");
+    // Boost.URL ends the port at the first non-digit and reads the rest as the path: "https://h:64o3/" would
+    // silently become port 64. Whatever follows the authority must be a real path.
+    if (!url->encoded_path().empty() && !url->encoded_path().starts_with('/')) {
+      fail(text, "port is not a number");
+    }
     return parse_authority_text(text, url->encoded_authority(), false, false);
   }
   return parse_authority_text(text, text, false, false);

@@ -3,9 +3,7 @@
 #include "poolgate/config/error.hpp"
 
 #include <array>
-#include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 
 namespace poolgate::config {
@@ -45,7 +43,9 @@ Duration parse_duration(std::string_view text) {
   if (rest.front() == '+') rest.remove_prefix(1);
   if (rest.empty()) fail(text, "no number");
 
-  long double total = 0;
+  // Integer arithmetic, as Go does: a fraction is truncated to whole nanoseconds, never rounded by floats.
+  constexpr __int128 kMax = std::numeric_limits<std::int64_t>::max();
+  __int128 total = 0;
   while (!rest.empty()) {
     std::size_t digits = 0;
     while (digits < rest.size() && (is_digit(rest[digits]) || rest[digits] == '.')) ++digits;
@@ -64,27 +64,25 @@ Duration parse_duration(std::string_view text) {
     if (unit == nullptr) fail(text, rest.empty() ? "missing unit" : "unknown unit");
     rest.remove_prefix(unit->suffix.size());
 
-    long double value = 0;
-    long double scale = 1;
-    bool fraction = false;
-    for (char c : number) {
-      if (c == '.') {
-        fraction = true;
-        continue;
-      }
-      if (fraction) {
-        scale /= 10;
-        value += (c - '0') * scale;
-      } else {
-        value = value * 10 + (c - '0');
-      }
+    const std::size_t point = number.find('.');
+    const std::string_view whole = number.substr(0, point);
+    const std::string_view fraction = point == std::string_view::npos ? std::string_view{} : number.substr(point + 1);
+    __int128 whole_value = 0;
+    for (char c : whole) {
+      whole_value = whole_value * 10 + (c - '0');
+      if (whole_value > kMax) fail(text, "too large");
     }
-    total += value * static_cast<long double>(unit->nanoseconds);
-    if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
-      fail(text, "too large");
+    __int128 fraction_ns = 0;
+    __int128 scale = unit->nanoseconds;
+    for (char c : fraction) {
+      if (scale < 10) break;  // digits below a nanosecond are dropped
+      scale /= 10;
+      fraction_ns += (c - '0') * scale;
     }
+    total += whole_value * unit->nanoseconds + fraction_ns;
+    if (total > kMax) fail(text, "too large");
   }
-  return Duration(static_cast<std::int64_t>(std::llround(total)));
+  return Duration(static_cast<std::int64_t>(total));
 }
 
 std::string format_duration(Duration value) {
@@ -107,11 +105,9 @@ std::string format_duration(Duration value) {
   auto millis = duration_cast<milliseconds>(value - whole).count();
   out += std::to_string(whole.count());
   if (millis > 0) {
-    char fraction[8];
-    std::snprintf(fraction, sizeof fraction, ".%03lld", static_cast<long long>(millis));
-    std::string text(fraction);
-    while (text.back() == '0') text.pop_back();
-    out += text;
+    std::string fraction = std::to_string(1000 + millis).substr(1);  // zero-padded to three digits
+    while (fraction.back() == '0') fraction.pop_back();
+    out += "." + fraction;
   }
   return out + "s";
 }

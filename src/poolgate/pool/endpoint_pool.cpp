@@ -139,8 +139,8 @@ void EndpointPool::schedule_refill_after_early_close(Clock::duration age) {
     return;
   }
   if (refill_scheduled_ || closed_) return;
-  ++early_closes_;
   auto delay = std::chrono::duration_cast<Clock::duration>(kFirstRefillDelay) * (1u << std::min(early_closes_, 10u));
+  ++early_closes_;
   delay = std::min<Clock::duration>(delay, settings_.max_refill_backoff);
   refill_scheduled_ = true;
   refill_timer_.expires_after(delay);
