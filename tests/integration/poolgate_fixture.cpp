@@ -1,0 +1,98 @@
+#include "poolgate_fixture.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <stdexcept>
+
+namespace poolgate::test {
+namespace {
+
+// Adds `flag value` unless the test already chose a value for `flag`.
+void add_default(Args& args, const std::string& flag, const std::string& value) {
+  if (std::find(args.begin(), args.end(), flag) == args.end()) {
+    args.push_back(flag);
+    args.push_back(value);
+  }
+}
+
+}  // namespace
+
+std::string endpoints_json(const std::vector<std::string>& endpoints) {
+  std::string list;
+  for (const auto& endpoint : endpoints) {
+    list += (list.empty() ? "\"" : ", \"") + endpoint + "\"";
+  }
+  return R"({"endpoints": [)" + list + "]}\n";
+}
+
+Args endpoint_args(const std::vector<const LoopbackServer*>& backends) {
+  Args args;
+  for (const auto* backend : backends) {
+    args.push_back("--endpoint");
+    args.push_back(backend->address());
+  }
+  return args;
+}
+
+Args operator+(Args args, const Args& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+void PoolgateTest::TearDown() {
+  if (!HasFailure()) {
+    return;
+  }
+  for (const auto& process : processes_) {
+    std::cerr << "----- poolgate log " << process->log_file().filename() << " -----\n"
+              << process->log_text() << "----- end of log -----\n";
+  }
+}
+
+PoolgateProcess& PoolgateTest::launch(const Args& args) {
+  Args full = args;
+  add_default(full, "--listen", "127.0.0.1:0");
+  // A kubeconfig that does not exist keeps Kubernetes discovery off.
+  add_default(full, "--kubeconfig", (temp_dir_ / "no-such-kubeconfig").string());
+  add_default(full, "--refresh-interval", "0");
+  add_default(full, "--connect-timeout", "500ms");
+  add_default(full, "--threads", "2");
+  const auto log_file = temp_dir_ / ("poolgate-" + std::to_string(processes_.size() + 1) + ".log");
+  processes_.push_back(std::make_unique<PoolgateProcess>(POOLGATE_BINARY, full, log_file));
+  return *processes_.back();
+}
+
+PoolgateProcess& PoolgateTest::start_proxy(const Args& args) {
+  PoolgateProcess& process = launch(args);
+  // Sanitizer builds start slowly on a busy VM; a healthy start takes well under a second.
+  const auto port = process.listen_port(15s);
+  if (!port) {
+    throw std::runtime_error("poolgate did not log its listening address");
+  }
+  proxy_port_ = *port;
+  return process;
+}
+
+std::optional<int> PoolgateTest::run_proxy_until_exit(const Args& args, std::chrono::milliseconds timeout) {
+  return launch(args).wait_exit(timeout);
+}
+
+std::string PoolgateTest::tag_of_new_connection() const {
+  auto client = Client::try_connect(proxy_port_);
+  if (!client) {
+    return "";
+  }
+  const auto line = client->recv_line();
+  return line ? line->substr(0, line->size() - 1) : "";
+}
+
+bool PoolgateTest::new_connection_echoes(const std::string& payload) const {
+  auto client = Client::try_connect(proxy_port_);
+  return client && client->echo(payload) == payload;
+}
+
+void PoolgateTest::write_endpoints(const std::filesystem::path& path, const std::vector<std::string>& endpoints) {
+  write_file_atomically(path, endpoints_json(endpoints));
+}
+
+}  // namespace poolgate::test
