@@ -2,6 +2,8 @@
 // connected socket pairs, and deadline-bounded waiting (the only way these tests wait for anything).
 #pragma once
 
+#include "support/wait.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,16 +29,11 @@ using namespace std::chrono_literals;
 // How long anything a test expects to happen may take before the test gives up and fails.
 inline constexpr std::chrono::milliseconds kPatience = 5s;
 
-// Polls `condition` every millisecond until it holds (true) or `timeout` has passed (false). For state the
-// kernel changes on its own; state that needs an io_context to move uses run_until.
+// Polls `condition` until it holds (true) or `timeout` has passed (false): the shared deadline poll, with the
+// unit tests' patience as default. For state the kernel changes on its own; an io_context needs run_until.
 template <class Condition>
 bool eventually(Condition condition, std::chrono::milliseconds timeout = kPatience) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return poolgate::test::wait_until(condition, timeout, 1ms);
 }
 
 // Runs `io` in short slices until `condition` holds (true) or `timeout` has passed (false).
