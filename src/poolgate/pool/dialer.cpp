@@ -25,8 +25,7 @@ void set_int_option(int fd, int level, int name, int value) {
 
 }  // namespace
 
-void tune_client_socket(boost::asio::ip::tcp::socket& socket) {
-  const int fd = socket.native_handle();
+void set_client_socket_options(int fd) {
   set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
   set_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, kKeepAliveIdleSeconds);
@@ -34,10 +33,9 @@ void tune_client_socket(boost::asio::ip::tcp::socket& socket) {
   set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, kKeepAliveProbes);
 }
 
-void tune_backend_socket(boost::asio::ip::tcp::socket& socket) {
-  tune_client_socket(socket);
-  set_int_option(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT,
-                 static_cast<int>(kUserTimeoutMilliseconds));
+void set_backend_socket_options(int fd) {
+  set_client_socket_options(fd);
+  set_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(kUserTimeoutMilliseconds));
 }
 
 boost::asio::awaitable<boost::system::error_code> dial(boost::asio::ip::tcp::socket& socket,
@@ -49,7 +47,7 @@ boost::asio::awaitable<boost::system::error_code> dial(boost::asio::ip::tcp::soc
   if (socket.is_open()) socket.close(ec);
   socket.open(target.protocol(), ec);
   if (ec) co_return ec;
-  tune_backend_socket(socket);
+  set_backend_socket_options(socket.native_handle());
 
   boost::asio::steady_timer timer(socket.get_executor(), timeout);
   auto outcome = co_await (socket.async_connect(target, use_tuple) || timer.async_wait(use_tuple));

@@ -15,11 +15,12 @@ boost::asio::awaitable<boost::system::error_code> dial(boost::asio::ip::tcp::soc
                                                        config::Duration timeout);
 
 // TCP_NODELAY and keep-alive (idle 30 s, interval 10 s, 3 probes), so a peer that vanished without a FIN
-// is noticed within about a minute instead of holding its partner forever.
-void tune_client_socket(boost::asio::ip::tcp::socket& socket);
+// is noticed within about a minute instead of holding its partner forever. Set on a listening socket, the
+// options are inherited by every accepted client socket, which then needs no syscall of its own.
+void set_client_socket_options(int fd);
 
 // The client options plus TCP_USER_TIMEOUT, which also bounds how long unacknowledged data may wait on a
 // silently dead API server.
-void tune_backend_socket(boost::asio::ip::tcp::socket& socket);
+void set_backend_socket_options(int fd);
 
 }  // namespace poolgate::pool

@@ -40,13 +40,20 @@ void shutdown_write(tcp::socket& socket) {
 // How one direction ended, so the relay can tell the other side the same story.
 enum class Ending { eof, source_reset, destination_gone, cancelled };
 
+// What the two directions of one relay know of each other.
+struct RelayState {
+  int directions_running = 2;
+};
+
 // The source was reset: the destination learns it by a reset. The destination went away: nothing is said to the
 // source here, because the other direction is still delivering the destination's last bytes and will pass on
 // its FIN or reset in order; unread client bytes then make the final close a reset by themselves.
-void pass_on(Ending ending, tcp::socket& from, tcp::socket& to) {
+void pass_on(Ending ending, tcp::socket& from, tcp::socket& to, RelayState& state) {
+  --state.directions_running;
   switch (ending) {
     case Ending::eof:
-      shutdown_write(to);
+      // The last direction to end needs no shutdown: the relay closes both sockets next, which sends the FIN.
+      if (state.directions_running > 0) shutdown_write(to);
       break;
     case Ending::source_reset:
       close_with_reset(to);
@@ -67,7 +74,7 @@ boost::asio::awaitable<Ending> wait_ready(tcp::socket& socket, tcp::socket::wait
 }
 
 boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to, Pipe pipe, PipePool& pipes,
-                                              std::uint64_t& moved) {
+                                              std::uint64_t& moved, RelayState& state) {
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;
   for (;;) {
@@ -114,10 +121,11 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
     }
   }
   pipes.release(pipe, in_pipe == 0);
-  pass_on(ending, from, to);
+  pass_on(ending, from, to, state);
 }
 
-boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, std::uint64_t& moved) {
+boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, std::uint64_t& moved,
+                                            RelayState& state) {
   auto buffer = std::make_unique<char[]>(kChunk);
   Ending ending = Ending::eof;
   for (;;) {
@@ -137,15 +145,15 @@ boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, 
       break;
     }
   }
-  pass_on(ending, from, to);
+  pass_on(ending, from, to, state);
 }
 
 boost::asio::awaitable<void> one_direction(tcp::socket& from, tcp::socket& to, PipePool& pipes,
-                                           std::uint64_t& moved) {
+                                           std::uint64_t& moved, RelayState& state) {
   if (auto pipe = pipes.acquire()) {
-    co_await splice_direction(from, to, *pipe, pipes, moved);
+    co_await splice_direction(from, to, *pipe, pipes, moved, state);
   } else {
-    co_await copy_direction(from, to, moved);
+    co_await copy_direction(from, to, moved, state);
   }
 }
 
@@ -157,8 +165,9 @@ boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, Pi
   boost::system::error_code ignored;
   client.native_non_blocking(true, ignored);
   backend.native_non_blocking(true, ignored);
-  co_await (one_direction(client, backend, pipes, totals.to_backend) &&
-            one_direction(backend, client, pipes, totals.to_client));
+  RelayState state;
+  co_await (one_direction(client, backend, pipes, totals.to_backend, state) &&
+            one_direction(backend, client, pipes, totals.to_client, state));
   close_quietly(client);
   close_quietly(backend);
 }

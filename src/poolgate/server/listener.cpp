@@ -1,6 +1,7 @@
 #include "poolgate/server/listener.hpp"
 
 #include "poolgate/balance/resolve.hpp"
+#include "poolgate/pool/dialer.hpp"
 
 #include <sys/socket.h>
 
@@ -55,6 +56,8 @@ tcp::acceptor open_one(boost::asio::io_context& context, const tcp::endpoint& wh
       ec.assign(errno, boost::system::system_category());
     }
   }
+  // Accepted sockets inherit these, so the per-connection path sets no options of its own.
+  if (!ec) pool::set_client_socket_options(acceptor.native_handle());
   if (!ec) acceptor.bind(where, ec);
   if (!ec) acceptor.listen(tcp::acceptor::max_listen_connections, ec);
   if (ec) throw ListenError(describe(ec, where));

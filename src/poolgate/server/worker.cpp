@@ -96,7 +96,6 @@ boost::asio::awaitable<void> Worker::accept_loop() {
 }
 
 boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
-  pool::tune_client_socket(client);
   Session session(std::move(client));
   session.target = co_await connect_backend(session);
   if (!session.target) {
