@@ -371,7 +371,7 @@ TEST_F(EndpointPoolTest, ReleaseForDiscardClosesTheConnection) {
   EXPECT_EQ(backend_->pooled.load(), 2);
 }
 
-TEST_F(EndpointPoolTest, ReleaseForReuseKeepsALiveConnectionWhileBelowTarget) {
+TEST_F(EndpointPoolTest, ReleaseForReuseKeepsALiveConnectionWhileTheBudgetHasRoom) {
   auto pool = make_pool();
   unit::SocketPair connection = unit::connected_pair(io_);
   const std::uint16_t port = unit::local_port(connection.client);
@@ -386,7 +386,7 @@ TEST_F(EndpointPoolTest, ReleaseForReuseKeepsALiveConnectionWhileBelowTarget) {
 }
 
 TEST_F(EndpointPoolTest, ReleaseForReuseClosesTheConnectionWhenThePoolIsFull) {
-  auto pool = make_pool();
+  auto pool = make_pool(settings_with_max(2));
   ASSERT_TRUE(warm_up(*pool));
   unit::SocketPair connection = unit::connected_pair(io_);
 
@@ -405,6 +405,27 @@ TEST_F(EndpointPoolTest, ReleaseForReuseClosesAConnectionItsPeerClosed) {
   pool->release(std::move(connection.client), Reuse::reusable);
   EXPECT_EQ(pool->idle_count(), 0u);
   EXPECT_EQ(backend_->pooled.load(), 0);
+}
+
+TEST_F(EndpointPoolTest, WithoutReplaceTakenAHitStartsNoDialAndTheReleasedConnectionComesBack) {
+  PoolSettings settings = settings_with_max(10);
+  settings.replace_taken = false;
+  auto pool = make_pool(settings);
+  ASSERT_TRUE(warm_up(*pool));
+  std::optional<tcp::socket> socket = pool->acquire();
+  ASSERT_TRUE(socket.has_value());
+  const std::uint16_t port = unit::local_port(*socket);
+  run_for(50ms);
+  EXPECT_EQ(server_.accepted_count(), 2u);  // no replacement dial
+  EXPECT_EQ(pool->idle_count(), 1u);
+
+  pool->release(std::move(*socket), Reuse::reusable);
+  EXPECT_EQ(pool->idle_count(), 2u);
+  EXPECT_EQ(backend_->pooled.load(), 2);
+  std::optional<tcp::socket> first = pool->acquire();
+  std::optional<tcp::socket> second = pool->acquire();
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(unit::local_port(*second), port);  // oldest first: the returned one is last in line
 }
 
 // ---- shutdown -------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
     }
     ++counters_.hits;
     early_closes_ = 0;
-    refill();
+    if (settings_.replace_taken) refill();
     return std::move(connection->socket);
   }
   ++counters_.misses;
@@ -65,7 +65,6 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
 void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse) {
   boost::system::error_code ignored;
   if (reuse == Reuse::reusable && !closed_ && is_alive(socket) &&
-      idle_.size() + dialing_ < target_ &&
       backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint))) {
     adopt(std::move(socket));
     return;

@@ -25,6 +25,9 @@ struct PoolSettings {
   config::Duration max_idle = std::chrono::minutes(5);
   config::Duration connect_timeout = std::chrono::seconds(10);
   config::Duration max_refill_backoff = std::chrono::minutes(1);
+  // TCP mode: a taken socket never comes back, so each hit starts a replacement dial at once. A mode that
+  // returns clean connections (HTTP keep-alive) turns this off and lets release() refill the idle set.
+  bool replace_taken = true;
 };
 
 struct PoolCounters {
@@ -57,7 +60,7 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   std::optional<boost::asio::ip::tcp::socket> acquire();
 
   // Hands a connection back. Only Reuse::reusable connections (HTTP mode, response ended cleanly) may
-  // return to the idle set; everything else is closed.
+  // return to the idle set, while the cross-thread budget has room; everything else is closed.
   void release(boost::asio::ip::tcp::socket socket, Reuse reuse);
 
   // Starts dials until idle + dialing reaches the warm target (within the cross-thread budget).
