@@ -68,17 +68,25 @@ void pass_on(Ending ending, tcp::socket& from, tcp::socket& to, RelayState& stat
   }
 }
 
-boost::asio::awaitable<Ending> wait_ready(tcp::socket& socket, tcp::socket::wait_type what) {
+// Waits until `socket` is ready; false when the wait was cancelled (the socket was closed under us).
+boost::asio::awaitable<bool> wait_until_ready(tcp::socket& socket, tcp::socket::wait_type what) {
   auto [ec] = co_await socket.async_wait(what, use_tuple);
-  co_return ec ? Ending::cancelled : Ending::eof;  // eof here only means "ready, carry on"
+  co_return !ec;
 }
 
 boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to, Pipe pipe, PipePool& pipes,
                                               std::uint64_t& moved, RelayState& state) {
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;
+  // A read that returned less than asked has most likely emptied the socket: wait for readiness first rather
+  // than spend a splice() on EAGAIN. (Readiness is re-checked when the wait is armed, so nothing is missed.)
+  bool probably_drained = false;
   for (;;) {
     if (!from.is_open() || !to.is_open()) {
+      ending = Ending::cancelled;
+      break;
+    }
+    if (probably_drained && !co_await wait_until_ready(from, tcp::socket::wait_read)) {
       ending = Ending::cancelled;
       break;
     }
@@ -91,15 +99,13 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
     if (in < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        if (co_await wait_ready(from, tcp::socket::wait_read) == Ending::cancelled) {
-          ending = Ending::cancelled;
-          break;
-        }
+        probably_drained = true;
         continue;
       }
       ending = from.is_open() ? Ending::source_reset : Ending::cancelled;
       break;
     }
+    probably_drained = static_cast<std::size_t>(in) < kChunk;
     in_pipe += static_cast<std::size_t>(in);
     while (in_pipe > 0) {
       ssize_t out = ::splice(pipe.read_end, nullptr, to.native_handle(), nullptr, in_pipe,
@@ -110,7 +116,7 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
       } else if (out < 0 && errno == EINTR) {
         continue;
       } else if (out < 0 && errno == EAGAIN) {
-        if (co_await wait_ready(to, tcp::socket::wait_write) == Ending::cancelled) break;
+        if (!co_await wait_until_ready(to, tcp::socket::wait_write)) break;
       } else {
         break;
       }
@@ -162,9 +168,10 @@ boost::asio::awaitable<void> one_direction(tcp::socket& from, tcp::socket& to, P
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
                                    RelayTotals& totals) {
   using namespace boost::asio::experimental::awaitable_operators;
+  // splice() needs O_NONBLOCK on the sockets themselves. Asio's connect already set it on the backend socket;
+  // an accepted socket starts blocking.
   boost::system::error_code ignored;
   client.native_non_blocking(true, ignored);
-  backend.native_non_blocking(true, ignored);
   RelayState state;
   co_await (one_direction(client, backend, pipes, totals.to_backend, state) &&
             one_direction(backend, client, pipes, totals.to_client, state));
