@@ -42,11 +42,12 @@ bench-build: deps
 bench: bench-build
 	@$(BUILD_DIR)/poolgate_bench --benchmark_min_time=0.2
 
+# poolgate side by side with haproxy and nginx on loopback (bench/README.md); extra flags via COMPARE_ARGS="...".
+# /usr/bin/python3, not the first python3 on PATH: matplotlib comes from Debian's python3-matplotlib, which a
+# pyenv or venv interpreter does not see.
 compare: build
 	@bash scripts/deps.sh --bench
-	@python3 ../shared/bench/peers.py --rounds 3 \
-	  --cand "poolgate=$(BUILD_DIR)/poolgate --listen {listen} --endpoint {backend} --threads {threads}" \
-	  --cand "poolgate-nopool=$(BUILD_DIR)/poolgate --listen {listen} --endpoint {backend} --threads {threads} --pool-max-per-endpoint 0"
+	@/usr/bin/python3 bench/compare.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR)
