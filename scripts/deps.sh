@@ -9,10 +9,13 @@ build_packages=(
   libssl-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Tools the integration tests drive as real peers (openssl for the TLS test, curl/nc for `make run`'s hints).
-test_packages=(openssl curl netcat-openbsd python3 procps iproute2)
-# The peers `make compare` and ../shared/bench/peers.py measure against.
-bench_packages=(wrk sockperf iperf3 haproxy nginx-light libnginx-mod-stream)
+# Tools the integration tests drive as real peers (openssl for the TLS test, curl/nc for `make run`'s hints,
+# prometheus for promtool and a real Prometheus server scraping the admin endpoint).
+test_packages=(openssl curl netcat-openbsd python3 procps iproute2 prometheus)
+# The peers and clients `make compare` (bench/compare.py) measures with, and matplotlib for its chart.
+# python3-munkres is there only to satisfy python3-fonttools' "python3-scipy | python3-munkres": without it apt
+# picks scipy, whose pythran dependency pulls libboost1.74-dev, which conflicts with the libboost1.81-dev we build with.
+bench_packages=(wrk sockperf iperf3 haproxy nginx-light libnginx-mod-stream python3-munkres python3-matplotlib)
 
 wanted=("${build_packages[@]}" "${test_packages[@]}")
 if [[ "${1:-}" == "--bench" ]]; then

@@ -11,6 +11,6 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   auto parsed = poolgate::config::parse_command_line(argc, argv);
   if (!parsed.options) return parsed.exit_code;
-  poolgate::server::setup_logging(parsed.options->log_level);
+  poolgate::server::setup_logging(parsed.options->log_level, parsed.options->log_format);
   return poolgate::server::Proxy(std::move(*parsed.options)).run();
 }

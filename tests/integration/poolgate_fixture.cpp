@@ -49,7 +49,7 @@ void PoolgateTest::TearDown() {
   }
 }
 
-PoolgateProcess& PoolgateTest::launch(const Args& args) {
+PoolgateProcess& PoolgateTest::launch(const Args& args, const std::vector<std::string>& env) {
   Args full = args;
   add_default(full, "--listen", "127.0.0.1:0");
   // A kubeconfig that does not exist keeps Kubernetes discovery off.
@@ -57,13 +57,15 @@ PoolgateProcess& PoolgateTest::launch(const Args& args) {
   add_default(full, "--refresh-interval", "0");
   add_default(full, "--connect-timeout", "500ms");
   add_default(full, "--threads", "2");
+  // Never the fixed default port: tests run in parallel.
+  add_default(full, "--admin-listen", "127.0.0.1:0");
   const auto log_file = temp_dir_ / ("poolgate-" + std::to_string(processes_.size() + 1) + ".log");
-  processes_.push_back(std::make_unique<PoolgateProcess>(POOLGATE_BINARY, full, log_file));
+  processes_.push_back(std::make_unique<PoolgateProcess>(POOLGATE_BINARY, full, log_file, env));
   return *processes_.back();
 }
 
-PoolgateProcess& PoolgateTest::start_proxy(const Args& args) {
-  PoolgateProcess& process = launch(args);
+PoolgateProcess& PoolgateTest::start_proxy(const Args& args, const std::vector<std::string>& env) {
+  PoolgateProcess& process = launch(args, env);
   // Sanitizer builds start slowly on a busy VM; a healthy start takes well under a second.
   const auto port = process.listen_port(15s);
   if (!port) {

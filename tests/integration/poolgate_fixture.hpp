@@ -35,9 +35,10 @@ class PoolgateTest : public ::testing::Test {
   void TearDown() override;
 
   // Starts poolgate with `args` (plus defaults for whatever they leave out: a kernel-chosen listen port,
-  // discovery off, a short connect timeout, two threads) and waits for its listening line.
+  // discovery off, a short connect timeout, two threads, the admin endpoint on a kernel-chosen loopback port)
+  // and waits for its listening line. `env` ("NAME=value") is added to the child's environment.
   // Throws if it does not come up; the log is printed by TearDown.
-  PoolgateProcess& start_proxy(const Args& args);
+  PoolgateProcess& start_proxy(const Args& args, const std::vector<std::string>& env = {});
 
   // Starts poolgate with `args` (plus the same defaults) and waits for it to exit on its own;
   // nullopt if it is still running after `timeout`.
@@ -59,7 +60,7 @@ class PoolgateTest : public ::testing::Test {
   TempDir temp_dir_;
 
  private:
-  PoolgateProcess& launch(const Args& args);
+  PoolgateProcess& launch(const Args& args, const std::vector<std::string>& env = {});
 
   std::vector<std::unique_ptr<PoolgateProcess>> processes_;
   std::uint16_t proxy_port_ = 0;

@@ -19,7 +19,7 @@ namespace poolgate::test {
 namespace {
 
 // Runs in the forked child of a multi-threaded parent: only async-signal-safe calls until execv.
-[[noreturn]] void exec_child(const char* binary, char* const* argv, int log_fd) {
+[[noreturn]] void exec_child(const char* binary, char* const* argv, char* const* envp, int log_fd) {
   ::dup2(log_fd, STDOUT_FILENO);
   ::dup2(log_fd, STDERR_FILENO);
   const int dev_null = ::open("/dev/null", O_RDONLY);
@@ -36,14 +36,14 @@ namespace {
   for (const int signal_number : {SIGHUP, SIGINT, SIGTERM, SIGPIPE}) {
     ::sigaction(signal_number, &default_action, nullptr);
   }
-  ::execv(binary, argv);
+  ::execve(binary, argv, envp);
   _exit(127);
 }
 
 }  // namespace
 
 PoolgateProcess::PoolgateProcess(const std::filesystem::path& binary, const std::vector<std::string>& args,
-                                 std::filesystem::path log_file)
+                                 std::filesystem::path log_file, const std::vector<std::string>& extra_env)
     : log_file_(std::move(log_file)) {
   // Everything the child needs is prepared before fork: it must not allocate afterwards.
   const std::string binary_path = binary.string();
@@ -54,6 +54,28 @@ PoolgateProcess::PoolgateProcess(const std::filesystem::path& binary, const std:
     argv.push_back(argument.data());
   }
   argv.push_back(nullptr);
+  // The test's environment, less the variables `extra_env` sets (getenv would find the inherited one first).
+  auto overridden = [&](std::string_view variable) {
+    const std::string_view name = variable.substr(0, variable.find('='));
+    for (const auto& extra : extra_env) {
+      if (std::string_view(extra).substr(0, extra.find('=')) == name) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> environment;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    if (!overridden(*variable)) {
+      environment.emplace_back(*variable);
+    }
+  }
+  environment.insert(environment.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& variable : environment) {
+    envp.push_back(variable.data());
+  }
+  envp.push_back(nullptr);
 
   const UniqueFd log_fd{::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)};
   if (!log_fd) {
@@ -64,7 +86,7 @@ PoolgateProcess::PoolgateProcess(const std::filesystem::path& binary, const std:
     throw std::system_error(errno, std::generic_category(), "fork");
   }
   if (pid_ == 0) {
-    exec_child(binary_path.c_str(), argv.data(), log_fd.get());
+    exec_child(binary_path.c_str(), argv.data(), envp.data(), log_fd.get());
   }
 }
 
@@ -107,6 +129,17 @@ bool PoolgateProcess::wait_for_log(const std::regex& pattern, std::chrono::milli
 
 std::optional<std::uint16_t> PoolgateProcess::listen_port(std::chrono::milliseconds timeout) {
   const std::regex listening{R"(listening on (?:127\.0\.0\.1|\[::\]):([0-9]+))"};
+  if (!wait_for_log(listening, timeout)) {
+    return std::nullopt;
+  }
+  const std::string log = log_text();
+  std::smatch match;
+  std::regex_search(log, match, listening);
+  return static_cast<std::uint16_t>(std::stoul(match[1].str()));
+}
+
+std::optional<std::uint16_t> PoolgateProcess::admin_port(std::chrono::milliseconds timeout) {
+  const std::regex listening{R"(admin listening on (?:127\.0\.0\.1|\[::1?\]|0\.0\.0\.0):([0-9]+))"};
   if (!wait_for_log(listening, timeout)) {
     return std::nullopt;
   }

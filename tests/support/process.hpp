@@ -19,8 +19,9 @@ using namespace std::chrono_literals;
 class PoolgateProcess {
  public:
   // Starts `binary args...` with stdout and stderr appended to `log_file`; throws if it cannot be started.
+  // `extra_env` ("NAME=value" each) is added to the test's own environment for the child.
   PoolgateProcess(const std::filesystem::path& binary, const std::vector<std::string>& args,
-                  std::filesystem::path log_file);
+                  std::filesystem::path log_file, const std::vector<std::string>& extra_env = {});
   // Kills (SIGKILL) and reaps the process if it is still running.
   ~PoolgateProcess();
   PoolgateProcess(const PoolgateProcess&) = delete;
@@ -37,6 +38,9 @@ class PoolgateProcess {
 
   // The port from poolgate's single "listening on 127.0.0.1:PORT" (or "[::]:PORT") line, once it is logged.
   std::optional<std::uint16_t> listen_port(std::chrono::milliseconds timeout = 10s);
+
+  // The port from poolgate's "admin listening on 127.0.0.1:PORT" line, once it is logged.
+  std::optional<std::uint16_t> admin_port(std::chrono::milliseconds timeout = 10s);
 
   void send_signal(int signal_number);
 

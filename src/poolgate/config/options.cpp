@@ -39,7 +39,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   app.footer(
       "Durations are Go-style: 500ms, 15s, 1m, 1h30m.\n"
       "Signals: SIGHUP re-reads the endpoints file; SIGTERM/SIGINT drain, then exit.\n"
-      "Exit status: 0 after a clean drain, 1 listen address in use or not permitted, 2 bad flag or endpoints file.");
+      "Exit status: 0 after a clean drain, 1 listen or admin address in use or not permitted,\n"
+      "2 bad flag or endpoints file.");
 
   std::string listen_text = ":6443";
   app.add_option("--listen", listen_text,
@@ -86,10 +87,28 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                "How often idle warm connections are checked for expiry");
   add_duration(app, "--removed-endpoint-grace", options.removed_endpoint_grace,
                "Connections to an endpoint removed from the set are closed after this long");
+  std::string admin_listen_text = options.admin_listen->to_string();
+  app.add_option("--admin-listen", admin_listen_text,
+                 "Admin HTTP endpoint (/metrics, /healthz, /readyz); \"\" turns it off")
+      ->type_name("ADDR")
+      ->default_str(admin_listen_text);
+  app.add_option("--log-format", options.log_format, "text, or json (one object per line)")
+      ->type_name("FORMAT")
+      ->default_str(options.log_format)
+      ->check(CLI::IsMember({"text", "json"}).description(""));
 
   try {
     app.parse(argc, argv);
     options.listen = parse_listen_address(listen_text);
+    if (admin_listen_text.empty()) {
+      options.admin_listen.reset();
+    } else {
+      try {
+        options.admin_listen = parse_listen_address(admin_listen_text);
+      } catch (const ConfigError& error) {
+        throw CLI::ValidationError("--admin-listen", error.what());
+      }
+    }
     for (const std::string& text : endpoint_texts) {
       try {
         options.static_endpoints.push_back(parse_endpoint(text));

@@ -27,13 +27,16 @@ struct EndpointPool::IdleConnection {
 };
 
 EndpointPool::EndpointPool(boost::asio::any_io_executor executor, balance::BackendPtr backend,
-                           PoolSettings settings, DialFailureHandler on_dial_failure)
+                           PoolSettings settings, DialFailureHandler on_dial_failure,
+                           std::shared_ptr<PoolCounters> counters)
     : executor_(std::move(executor)),
       backend_(std::move(backend)),
       settings_(settings),
       on_dial_failure_(std::move(on_dial_failure)),
       target_(std::min(2u, settings.max_per_endpoint)),
-      refill_timer_(executor_) {}
+      refill_timer_(executor_),
+      counters_holder_(counters ? std::move(counters) : std::make_shared<PoolCounters>()),
+      counters_(*counters_holder_) {}
 
 EndpointPool::~EndpointPool() { shutdown(false); }
 
@@ -41,6 +44,7 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
   while (!idle_.empty()) {
     IdleConnectionPtr connection = std::move(idle_.front());
     idle_.pop_front();
+    counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
     connection->in_pool = false;
     backend_->release_pool_slot();
     boost::system::error_code ignored;
@@ -85,8 +89,10 @@ void EndpointPool::start_dial() {
       executor_,
       [self = shared_from_this()]() -> boost::asio::awaitable<void> {
         boost::asio::ip::tcp::socket socket(self->executor_);
+        const auto started = Clock::now();
         boost::system::error_code ec =
             co_await dial(socket, self->backend_->address, self->settings_.connect_timeout);
+        if (!ec) self->counters_.connect_duration.observe(Clock::now() - started);
         --self->dialing_;
         if (self->closed_ || ec) {
           self->backend_->release_pool_slot();
@@ -104,6 +110,7 @@ void EndpointPool::start_dial() {
 void EndpointPool::adopt(boost::asio::ip::tcp::socket socket) {
   auto connection = std::make_shared<IdleConnection>(std::move(socket));
   idle_.push_back(connection);
+  counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
   watch(connection);
 }
 
@@ -153,10 +160,11 @@ void EndpointPool::schedule_refill_after_early_close(Clock::duration age) {
   });
 }
 
-void EndpointPool::evict(const IdleConnectionPtr& connection, std::uint64_t& reason_counter) {
+void EndpointPool::evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter) {
   auto it = std::find(idle_.begin(), idle_.end(), connection);
   if (it == idle_.end()) return;
   idle_.erase(it);
+  counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
   connection->in_pool = false;
   backend_->release_pool_slot();
   boost::system::error_code ignored;
@@ -185,7 +193,7 @@ void EndpointPool::shutdown(bool endpoint_removed) {
   refill_timer_.cancel();
   const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());
   for (const IdleConnectionPtr& connection : snapshot) {
-    std::uint64_t ignored_count = 0;
+    admin::LocalCounter ignored_count;
     evict(connection, endpoint_removed ? counters_.evicted_endpoint_removed : ignored_count);
   }
 }

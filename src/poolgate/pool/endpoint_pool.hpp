@@ -3,6 +3,7 @@
 // worker owns its pools; the only cross-thread state is the backend's atomic budget.
 #pragma once
 
+#include "poolgate/admin/counters.hpp"
 #include "poolgate/balance/backend.hpp"
 #include "poolgate/config/duration.hpp"
 
@@ -30,14 +31,19 @@ struct PoolSettings {
   bool replace_taken = true;
 };
 
+// Written only by the pool's own worker thread, read by the admin thread at scrape time (see admin/counters.hpp).
+// The worker keeps one per endpoint and hands it to each pool it makes for that endpoint, so the totals outlive
+// a pool that is shut down when its endpoint leaves the set.
 struct PoolCounters {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
-  std::uint64_t evicted_idle = 0;
-  std::uint64_t evicted_closed_by_peer = 0;
-  std::uint64_t evicted_endpoint_removed = 0;
-  std::uint64_t refill_dials = 0;
-  std::uint64_t refill_failures = 0;
+  admin::LocalCounter hits;
+  admin::LocalCounter misses;
+  admin::LocalCounter evicted_idle;
+  admin::LocalCounter evicted_closed_by_peer;
+  admin::LocalCounter evicted_endpoint_removed;
+  admin::LocalCounter refill_dials;
+  admin::LocalCounter refill_failures;
+  admin::LocalGauge idle;                 // mirror of idle_count() for other threads
+  admin::LocalHistogram connect_duration;  // successful refill dials
 };
 
 // What the caller may do with a connection it is done with. TCP mode always discards: a socket that carried
@@ -49,8 +55,9 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   using DialFailureHandler = std::function<void(balance::Backend&, const boost::system::error_code&)>;
   using Clock = std::chrono::steady_clock;
 
+  // `counters`: where to count (shared with the caller, who may outlive the pool); null: the pool's own.
   EndpointPool(boost::asio::any_io_executor executor, balance::BackendPtr backend, PoolSettings settings,
-               DialFailureHandler on_dial_failure);
+               DialFailureHandler on_dial_failure, std::shared_ptr<PoolCounters> counters = nullptr);
   ~EndpointPool();
   EndpointPool(const EndpointPool&) = delete;
   EndpointPool& operator=(const EndpointPool&) = delete;
@@ -86,7 +93,7 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   void adopt(boost::asio::ip::tcp::socket socket);
   void watch(const IdleConnectionPtr& connection);
   void on_watch_event(const IdleConnectionPtr& connection);
-  void evict(const IdleConnectionPtr& connection, std::uint64_t& reason_counter);
+  void evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter);
   void schedule_refill_after_early_close(Clock::duration age);
   void start_dial();
 
@@ -104,7 +111,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   unsigned early_closes_ = 0;
   boost::asio::steady_timer refill_timer_;
   bool refill_scheduled_ = false;
-  PoolCounters counters_;
+  std::shared_ptr<PoolCounters> counters_holder_;
+  PoolCounters& counters_;
 };
 
 }  // namespace poolgate::pool

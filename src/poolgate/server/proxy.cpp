@@ -1,7 +1,11 @@
 #include "poolgate/server/proxy.hpp"
 
+#include "poolgate/admin/server.hpp"
+#include "poolgate/admin/systemd_notify.hpp"
 #include "poolgate/config/endpoints_file.hpp"
 #include "poolgate/config/error.hpp"
+#include "poolgate/discovery/atomic_file.hpp"
+#include "poolgate/discovery/discovery.hpp"
 #include "poolgate/server/listener.hpp"
 #include "poolgate/version.hpp"
 
@@ -14,7 +18,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <filesystem>
 #include <thread>
 
 namespace poolgate::server {
@@ -49,7 +52,9 @@ Proxy::Proxy(config::Options options)
 Proxy::~Proxy() = default;
 
 std::vector<balance::ResolvedEndpoint> Proxy::wanted_endpoints(const std::optional<std::string>& file_content) const {
-  std::vector<config::HostPort> endpoints = options_.static_endpoints;
+  // Discovery replaces the endpoints list: the file's when there is one, else --endpoint's.
+  std::vector<config::HostPort> endpoints =
+      !options_.endpoints_file && discovered_ ? *discovered_ : options_.static_endpoints;
   if (file_content) {
     auto from_file = config::parse_endpoints_json(*file_content, *options_.endpoints_file);
     endpoints.insert(endpoints.end(), from_file.begin(), from_file.end());
@@ -71,6 +76,7 @@ int Proxy::run() {
 
   for (unsigned i = 0; i < options_.threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, options_, health_));
+    telemetry_.add_worker(workers_.back()->stats());
   }
   std::vector<boost::asio::io_context*> contexts;
   for (auto& worker : workers_) contexts.push_back(&worker->context());
@@ -83,24 +89,39 @@ int Proxy::run() {
     spdlog::error("{}", error.what());
     return kExitListenFailed;
   }
+  std::string admin_on;
+  if (options_.admin_listen) {
+    admin_ = std::make_unique<admin::AdminServer>(*options_.admin_listen, telemetry_);
+    try {
+      admin_on = balance::endpoint_key(admin_->start());
+    } catch (const admin::AdminListenError& error) {
+      spdlog::error("{}", error.what());
+      return kExitListenFailed;
+    }
+  }
 
   publish(balance::next_backend_set(initial, nullptr));
   for_each_worker([](Worker& worker) { worker.start_accepting(); });
   std::vector<std::thread> threads;
   for (auto& worker : workers_) threads.emplace_back([w = worker.get()] { w->run(); });
 
+  telemetry_.set_listening(true);
   spdlog::info("poolgate {} listening on {} with {} worker thread(s); endpoints: {}", kVersion, listening_on,
                options_.threads, join_keys(keys_of(*current_)));
+  // Logged after the line above: tools (and the tests) take the first "listening on" as the proxy's address.
+  if (admin_) spdlog::info("admin listening on {} (/metrics, /healthz, /readyz)", admin_on);
+  admin::notify_ready("listening on " + listening_on);
   if (options_.endpoints_file) {
     watcher_ = std::make_unique<FileWatcher>(control_, *options_.endpoints_file, [this] { reload(false); });
     watcher_->start();
   }
-  warn_about_discovery();
+  start_discovery();
   wait_for_signals();
 
   control_.run();
   for (auto& worker : workers_) worker->stop();
   for (auto& thread : threads) thread.join();
+  if (admin_) admin_->stop();
   spdlog::info("stopped");
   return kExitOk;
 }
@@ -112,6 +133,7 @@ void Proxy::publish(balance::BackendSetPtr set) {
     }
   }
   current_ = set;
+  telemetry_.set_backends(set);
   for_each_worker([set](Worker& worker) { worker.apply(set); });
 }
 
@@ -120,23 +142,31 @@ void Proxy::reload(bool forced) {
   const std::string& path = *options_.endpoints_file;
   std::string content;
   std::vector<balance::ResolvedEndpoint> resolved;
+  std::optional<admin::ReloadNotice> notice;  // RELOADING=1 to systemd now, READY=1 when this reload is done
+  if (forced) notice.emplace();
   try {
     content = config::read_whole_file(path);
     // Directory events for other files, or a rewrite with the same bytes: nothing to do.
     if (!forced && content == applied_file_content_) return;
+    if (!notice) notice.emplace();
     resolved = wanted_endpoints(content);
   } catch (const config::ConfigError& error) {
     // One line per bad version of the file, not one per inotify event.
     if (forced || content != rejected_file_content_ || content.empty()) {
       spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(),
                     error.what());
+      control_counters_.count_reload(admin::ReloadResult::failure);
     }
     rejected_file_content_ = content;
     return;
   }
   applied_file_content_ = content;
   rejected_file_content_.clear();
+  control_counters_.count_reload(admin::ReloadResult::success);
+  apply_endpoint_set(resolved, forced);
+}
 
+bool Proxy::apply_endpoint_set(const std::vector<balance::ResolvedEndpoint>& resolved, bool forced) {
   std::vector<std::string> added, removed;
   for (const auto& endpoint : resolved) {
     if (current_->find(endpoint.key) == nullptr) added.push_back(endpoint.key);
@@ -148,13 +178,14 @@ void Proxy::reload(bool forced) {
   }
   if (added.empty() && removed.empty()) {
     if (forced) spdlog::info("endpoints reloaded: unchanged ({})", join_keys(keys_of(*current_)));
-    return;
+    return false;
   }
   publish(balance::next_backend_set(resolved, current_.get()));
   spdlog::info("endpoints reloaded: {} endpoint(s); added: {}; removed: {}{}", current_->backends.size(),
                join_keys(added), join_keys(removed),
                removed.empty() ? "" : " (their connections close after " +
                                           config::format_duration(options_.removed_endpoint_grace) + ")");
+  return true;
 }
 
 void Proxy::wait_for_signals() {
@@ -177,7 +208,11 @@ void Proxy::begin_drain(int signal_number) {
     return;
   }
   draining_ = true;
+  telemetry_.set_draining();  // /readyz answers 503 from now on
+  telemetry_.set_listening(false);
+  admin::notify_stopping(std::string("draining after ") + name);
   watcher_.reset();
+  if (discovery_) discovery_->stop();
   for_each_worker([](Worker& worker) { worker.stop_accepting(); });
   boost::asio::co_spawn(
       control_,
@@ -212,16 +247,32 @@ void Proxy::begin_drain(int signal_number) {
       boost::asio::detached);
 }
 
-void Proxy::warn_about_discovery() const {
-  if (options_.refresh_interval == config::Duration::zero()) return;
-  std::error_code ec;
-  if (!std::filesystem::exists(options_.kubeconfig, ec)) {
-    spdlog::warn("discovery off: kubeconfig {} not found; endpoints come from {}", options_.kubeconfig,
-                 options_.endpoints_file ? *options_.endpoints_file : std::string("--endpoint"));
-    return;
+void Proxy::start_discovery() {
+  discovery_ = std::make_unique<discovery::Discovery>(
+      control_, options_, [this] { return current_; },
+      [this](const std::vector<config::HostPort>& endpoints) { return apply_discovered(endpoints); });
+  if (!discovery_->start()) discovery_.reset();
+}
+
+bool Proxy::apply_discovered(const std::vector<config::HostPort>& endpoints) {
+  if (draining_) return false;
+  if (!options_.endpoints_file) {
+    if (discovered_ == endpoints) return false;
+    discovered_ = endpoints;
+    return apply_endpoint_set(wanted_endpoints(std::nullopt), false);
   }
-  spdlog::warn("discovery off: this build does not query the API server yet; endpoints come from {}",
-               options_.endpoints_file ? *options_.endpoints_file : std::string("--endpoint"));
+  const std::string& path = *options_.endpoints_file;
+  std::vector<config::HostPort> in_effect;
+  try {
+    in_effect = config::parse_endpoints_json(applied_file_content_, path);
+  } catch (const config::ConfigError&) {
+    // Nothing from the file is in effect: whatever was discovered is a change.
+  }
+  if (in_effect == endpoints) return false;
+  discovery::replace_file_atomically(path, config::render_endpoints_json(endpoints));
+  // The same path as any other change of the file; the watcher's event for this write then finds it applied.
+  reload(false);
+  return true;
 }
 
 void Proxy::for_each_worker(std::function<void(Worker&)> action) {

@@ -17,6 +17,8 @@ using boost::asio::ip::tcp;
 constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // Out of descriptors: wait this long before accepting again, so the loop does not spin on EMFILE.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+// How often the byte counts of open connections are published for /metrics.
+constexpr auto kBytesPublishInterval = std::chrono::seconds(1);
 
 bool is_resource_exhaustion(const boost::system::error_code& ec) {
   return ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
@@ -37,6 +39,8 @@ struct Worker::Session {
   tcp::socket client;
   tcp::socket backend;
   balance::BackendPtr target;
+  relay::RelayTotals bytes;    // moved so far, written by the relay
+  relay::RelayTotals counted;  // the part of `bytes` already added to the worker's byte counters
 };
 
 Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health)
@@ -46,7 +50,8 @@ Worker::Worker(unsigned index, const config::Options& options, balance::HealthMo
       context_(1),
       work_guard_(context_.get_executor()),
       sweep_timer_(context_),
-      accept_pause_timer_(context_) {}
+      accept_pause_timer_(context_),
+      bytes_timer_(context_) {}
 
 Worker::~Worker() {
   for (auto& [backend, pool] : pools_) pool->shutdown(false);
@@ -68,6 +73,7 @@ void Worker::start_accepting() {
   accepting_ = true;
   boost::asio::co_spawn(context_, accept_loop(), boost::asio::detached);
   schedule_sweep();
+  schedule_bytes_publish();
 }
 
 boost::asio::awaitable<void> Worker::accept_loop() {
@@ -90,7 +96,7 @@ boost::asio::awaitable<void> Worker::accept_loop() {
       spdlog::info("worker {}: accepting again", index_);
       paused_for_descriptors = false;
     }
-    ++counters_.accepted;
+    ++stats_.accepted;
     boost::asio::co_spawn(context_, serve(std::move(client)), boost::asio::detached);
   }
 }
@@ -99,16 +105,21 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
   Session session(std::move(client));
   session.target = co_await connect_backend(session);
   if (!session.target) {
-    ++counters_.rejected_no_backend;
+    ++stats_.rejected_no_backend;
     session.close();
     co_return;
   }
   sessions_.push_front(&session);
   auto registration = sessions_.begin();
-  active_sessions_.fetch_add(1, std::memory_order_relaxed);
-  co_await relay::relay(session.client, session.backend, pipes_, counters_.bytes);
+  // Only this thread writes the count: a plain load and store, no locked instruction.
+  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  admin::LocalGauge& endpoint_active = stats_.endpoint(session.target->key).active;
+  endpoint_active.add(1);
+  co_await relay::relay(session.client, session.backend, pipes_, session.bytes);
   sessions_.erase(registration);
-  active_sessions_.fetch_sub(1, std::memory_order_relaxed);
+  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  endpoint_active.add(-1);
+  count_bytes(session);
   // TCP mode: the connection carried this client's bytes, so it never goes back to the pool.
   if (pool::EndpointPool* pool = pool_for(*session.target)) {
     pool->release(std::move(session.backend), pool::Reuse::discard);
@@ -121,15 +132,21 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& ses
   auto attempt = balancer_.start();
   while (balance::Backend* candidate = attempt.next()) {
     balance::BackendPtr target = set->find(candidate->key);
+    admin::EndpointStats& stats = stats_.endpoint(candidate->key);
     if (pool::EndpointPool* pool = pool_for(*candidate)) {
       if (auto warm = pool->acquire()) {
         session.backend = std::move(*warm);
         co_return target;
       }
+    } else {
+      ++stats.pool->misses;  // pooling off (or draining): every client dials, which the metrics call a miss
     }
+    const auto dial_started = std::chrono::steady_clock::now();
     boost::system::error_code ec = co_await pool::dial(session.backend, candidate->address, options_.connect_timeout);
-    if (!ec) co_return target;
-    ++counters_.dial_failures;
+    if (!ec) {
+      stats.pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
+      co_return target;
+    }
     report_dial_failure(*candidate, ec);
     if (!session.client.is_open()) break;  // drained or closed while we were dialing
   }
@@ -142,6 +159,7 @@ pool::EndpointPool* Worker::pool_for(const balance::Backend& backend) {
 }
 
 void Worker::report_dial_failure(balance::Backend& backend, const boost::system::error_code& error) {
+  ++stats_.endpoint(backend.key).connect_errors;
   if (auto set = balancer_.set()) {
     if (auto shared = set->find(backend.key)) health_.report_failure(shared, error);
   }
@@ -166,11 +184,13 @@ void Worker::apply(balance::BackendSetPtr set) {
       if (!pool) {
         pool = std::make_shared<pool::EndpointPool>(
             context_.get_executor(), backend, settings,
-            [this](balance::Backend& failed, const boost::system::error_code& ec) { report_dial_failure(failed, ec); });
+            [this](balance::Backend& failed, const boost::system::error_code& ec) { report_dial_failure(failed, ec); },
+            stats_.endpoint(backend->key).pool);
         pool->refill();
       }
     }
   }
+  for (const balance::BackendPtr& backend : set->backends) stats_.endpoint(backend->key);  // series from the start
   balancer_.reset(std::move(set));
   // Sessions to a removed endpoint get the grace period to finish, then are closed so clients move on.
   if (removed_any || std::any_of(sessions_.begin(), sessions_.end(), [&](Session* s) {
@@ -212,6 +232,22 @@ void Worker::schedule_sweep() {
     if (ec || draining_) return;
     for (auto& [backend, pool] : pools_) pool->sweep();
     schedule_sweep();
+  });
+}
+
+void Worker::count_bytes(Session& session) {
+  stats_.bytes_to_backend += session.bytes.to_backend - session.counted.to_backend;
+  stats_.bytes_to_client += session.bytes.to_client - session.counted.to_client;
+  session.counted = session.bytes;
+}
+
+void Worker::schedule_bytes_publish() {
+  bytes_timer_.expires_after(kBytesPublishInterval);
+  bytes_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    // Long-lived connections (watches) show their traffic as it flows, not only when they end.
+    for (Session* session : sessions_) count_bytes(*session);
+    schedule_bytes_publish();
   });
 }
 

@@ -2,6 +2,7 @@
 // Everything here is touched only by the worker's own thread; the control thread talks to it by posting.
 #pragma once
 
+#include "poolgate/admin/stats.hpp"
 #include "poolgate/balance/health_monitor.hpp"
 #include "poolgate/balance/round_robin.hpp"
 #include "poolgate/config/options.hpp"
@@ -19,13 +20,6 @@
 #include <unordered_map>
 
 namespace poolgate::server {
-
-struct WorkerCounters {
-  std::uint64_t accepted = 0;
-  std::uint64_t rejected_no_backend = 0;
-  std::uint64_t dial_failures = 0;
-  relay::RelayTotals bytes;
-};
 
 class Worker {
  public:
@@ -53,6 +47,8 @@ class Worker {
 
   // Readable from any thread: the control thread polls it while draining.
   std::size_t active_sessions() const { return active_sessions_.load(std::memory_order_relaxed); }
+  // Written only by this worker's thread, read by the admin thread at scrape time.
+  const admin::WorkerStats& stats() const { return stats_; }
 
  private:
   struct Session;
@@ -64,6 +60,8 @@ class Worker {
   void schedule_sweep();
   void report_dial_failure(balance::Backend& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
+  void count_bytes(Session& session);
+  void schedule_bytes_publish();
 
   unsigned index_;
   const config::Options& options_;
@@ -80,7 +78,8 @@ class Worker {
   boost::asio::steady_timer accept_pause_timer_;
   bool accepting_ = false;
   bool draining_ = false;
-  WorkerCounters counters_;
+  admin::WorkerStats stats_;
+  boost::asio::steady_timer bytes_timer_;
 };
 
 }  // namespace poolgate::server

@@ -1,0 +1,52 @@
+// What one worker thread counts, for /metrics. The worker writes (admin/counters.hpp: relaxed load + store, no
+// locked instructions); the admin thread reads and sums every worker's at scrape time. Nothing here is shared
+// between workers.
+#pragma once
+
+#include "poolgate/admin/counters.hpp"
+#include "poolgate/pool/endpoint_pool.hpp"
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace poolgate::admin {
+
+// One endpoint ("ip:port") as seen by one worker. Kept after the endpoint leaves the set, so its totals (and
+// its evictions for reason endpoint_removed) stay visible and never go backwards.
+struct EndpointStats {
+  std::shared_ptr<pool::PoolCounters> pool = std::make_shared<pool::PoolCounters>();
+  LocalCounter connect_errors;  // failed dials: a client's own, and the pool's refills
+  LocalGauge active;            // clients relaying to this endpoint now
+};
+
+class WorkerStats {
+ public:
+  LocalCounter accepted;
+  LocalCounter rejected_no_backend;
+  LocalCounter bytes_to_backend;
+  LocalCounter bytes_to_client;
+
+  // Owning worker only: the stats of `key`, made on first use. The lock is taken only to add one, so the
+  // per-connection path (which finds an existing entry) takes none; the returned reference stays valid.
+  EndpointStats& endpoint(const std::string& key) {
+    if (auto it = endpoints_.find(key); it != endpoints_.end()) return *it->second;
+    auto stats = std::make_shared<EndpointStats>();
+    std::lock_guard lock(mutex_);
+    return *endpoints_.emplace(key, std::move(stats)).first->second;
+  }
+
+  // Any thread: calls visit(key, stats) for every endpoint this worker has seen.
+  void for_each_endpoint(const std::function<void(const std::string&, const EndpointStats&)>& visit) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, stats] : endpoints_) visit(key, *stats);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<EndpointStats>> endpoints_;
+};
+
+}  // namespace poolgate::admin

@@ -1,0 +1,215 @@
+#include "poolgate/admin/telemetry.hpp"
+
+#include "poolgate/version.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <map>
+
+namespace poolgate::admin {
+namespace {
+
+// One endpoint's numbers summed over every worker.
+struct EndpointTotals {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evicted_idle = 0;
+  std::uint64_t evicted_closed_by_peer = 0;
+  std::uint64_t evicted_endpoint_removed = 0;
+  std::uint64_t connect_errors = 0;
+  std::int64_t idle = 0;
+  std::int64_t active = 0;
+  std::array<std::uint64_t, LocalHistogram::kBuckets + 1> connect_buckets{};
+  double connect_sum_seconds = 0;
+};
+
+// Builds the text exposition: a family's HELP and TYPE, then its samples, one family after the other.
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  template <class Value>
+  void sample(std::string_view name, std::string_view labels, Value value) {
+    if (labels.empty()) {
+      fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+    } else {
+      fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
+    }
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string label(std::string_view name, std::string_view value) {
+  return fmt::format("{}=\"{}\"", name, escape_label_value(value));
+}
+
+std::string format_bound(double bound) { return fmt::format("{}", bound); }
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void Telemetry::set_backends(balance::BackendSetPtr set) {
+  std::lock_guard lock(backends_mutex_);
+  backends_ = std::move(set);
+}
+
+balance::BackendSetPtr Telemetry::backends() const {
+  std::lock_guard lock(backends_mutex_);
+  return backends_;
+}
+
+Readiness Telemetry::readiness() const {
+  if (draining_.load(std::memory_order_relaxed)) return {false, "draining: shutting down"};
+  if (!listening_.load(std::memory_order_relaxed)) return {false, "not listening yet"};
+  const balance::BackendSetPtr set = backends();
+  if (!set || set->backends.empty()) return {false, "no endpoints configured"};
+  for (const auto& backend : set->backends) {
+    if (backend->active.load(std::memory_order_relaxed)) return {true, "ready"};
+  }
+  return {false, fmt::format("no endpoint is up (all {} down)", set->backends.size())};
+}
+
+std::string Telemetry::render_metrics() const {
+  std::uint64_t accepted = 0, rejected = 0, to_backend = 0, to_client = 0;
+  std::map<std::string, EndpointTotals> endpoints;  // sorted by key: stable output
+  for (const WorkerStats* worker : workers_) {
+    accepted += worker->accepted.load();
+    rejected += worker->rejected_no_backend.load();
+    to_backend += worker->bytes_to_backend.load();
+    to_client += worker->bytes_to_client.load();
+    worker->for_each_endpoint([&](const std::string& key, const EndpointStats& stats) {
+      EndpointTotals& totals = endpoints[key];
+      const pool::PoolCounters& pool = *stats.pool;
+      totals.hits += pool.hits.load();
+      totals.misses += pool.misses.load();
+      totals.evicted_idle += pool.evicted_idle.load();
+      totals.evicted_closed_by_peer += pool.evicted_closed_by_peer.load();
+      totals.evicted_endpoint_removed += pool.evicted_endpoint_removed.load();
+      totals.idle += pool.idle.load();
+      totals.connect_errors += stats.connect_errors.load();
+      totals.active += stats.active.load();
+      for (std::size_t i = 0; i < totals.connect_buckets.size(); ++i) {
+        totals.connect_buckets[i] += pool.connect_duration.bucket(i);
+      }
+      totals.connect_sum_seconds += pool.connect_duration.sum_seconds();
+    });
+  }
+  const balance::BackendSetPtr set = backends();
+  if (set) {
+    for (const auto& backend : set->backends) endpoints.try_emplace(backend->key);
+  }
+
+  Exposition out;
+  out.family("poolgate_build_info", "gauge", "Always 1; the version label tells which poolgate is running.");
+  out.sample("poolgate_build_info", label("version", kVersion), 1);
+
+  out.family("poolgate_connections_accepted_total", "counter", "Client connections accepted.");
+  out.sample("poolgate_connections_accepted_total", "", accepted);
+
+  out.family("poolgate_connections_active", "gauge", "Client connections being relayed now, by backend endpoint.");
+  for (const auto& [key, totals] : endpoints) {
+    out.sample("poolgate_connections_active", label("endpoint", key), std::max<std::int64_t>(totals.active, 0));
+  }
+
+  out.family("poolgate_connections_rejected_total", "counter",
+             "Client connections closed without a backend (reason no_backend: every endpoint down or failing).");
+  out.sample("poolgate_connections_rejected_total", label("reason", "no_backend"), rejected);
+
+  out.family("poolgate_backend_connect_duration_seconds", "histogram",
+             "Time to establish a backend TCP connection (client dials and warm-pool refills that succeeded).");
+  for (const auto& [key, totals] : endpoints) {
+    const std::string endpoint = label("endpoint", key);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < kConnectBuckets.size(); ++i) {
+      cumulative += totals.connect_buckets[i];
+      out.sample("poolgate_backend_connect_duration_seconds_bucket",
+                 endpoint + "," + label("le", format_bound(kConnectBuckets[i])), cumulative);
+    }
+    cumulative += totals.connect_buckets.back();
+    out.sample("poolgate_backend_connect_duration_seconds_bucket", endpoint + "," + label("le", "+Inf"),
+               cumulative);
+    out.sample("poolgate_backend_connect_duration_seconds_sum", endpoint, totals.connect_sum_seconds);
+    out.sample("poolgate_backend_connect_duration_seconds_count", endpoint, cumulative);
+  }
+
+  out.family("poolgate_backend_connect_errors_total", "counter",
+             "Backend dials that failed or timed out (client dials and warm-pool refills).");
+  for (const auto& [key, totals] : endpoints) {
+    out.sample("poolgate_backend_connect_errors_total", label("endpoint", key), totals.connect_errors);
+  }
+
+  out.family("poolgate_pool_hits_total", "counter", "Clients given an already-connected warm backend socket.");
+  for (const auto& [key, totals] : endpoints) {
+    out.sample("poolgate_pool_hits_total", label("endpoint", key), totals.hits);
+  }
+  out.family("poolgate_pool_misses_total", "counter",
+             "Clients that found no warm socket and dialed the backend themselves (every client when pooling is "
+             "off).");
+  for (const auto& [key, totals] : endpoints) {
+    out.sample("poolgate_pool_misses_total", label("endpoint", key), totals.misses);
+  }
+  out.family("poolgate_pool_idle_connections", "gauge", "Warm backend sockets waiting for a client now.");
+  for (const auto& [key, totals] : endpoints) {
+    out.sample("poolgate_pool_idle_connections", label("endpoint", key), std::max<std::int64_t>(totals.idle, 0));
+  }
+  out.family("poolgate_pool_evictions_total", "counter",
+             "Warm sockets closed unused: expired (idle), closed or reset by the backend (closed_by_peer), or "
+             "dropped because the endpoint left the set (endpoint_removed).");
+  for (const auto& [key, totals] : endpoints) {
+    const std::string endpoint = label("endpoint", key);
+    out.sample("poolgate_pool_evictions_total", endpoint + "," + label("reason", "idle"), totals.evicted_idle);
+    out.sample("poolgate_pool_evictions_total", endpoint + "," + label("reason", "closed_by_peer"),
+               totals.evicted_closed_by_peer);
+    out.sample("poolgate_pool_evictions_total", endpoint + "," + label("reason", "endpoint_removed"),
+               totals.evicted_endpoint_removed);
+  }
+
+  out.family("poolgate_endpoint_up", "gauge",
+             "1 while the endpoint takes clients, 0 after a failed dial until a probe succeeds; current endpoints "
+             "only.");
+  if (set) {
+    for (const auto& backend : set->backends) {
+      out.sample("poolgate_endpoint_up", label("endpoint", backend->key),
+                 backend->active.load(std::memory_order_relaxed) ? 1 : 0);
+    }
+  }
+
+  out.family("poolgate_bytes_total", "counter",
+             "Bytes relayed, by direction (open connections are counted about once a second).");
+  out.sample("poolgate_bytes_total", label("direction", "to_backend"), to_backend);
+  out.sample("poolgate_bytes_total", label("direction", "to_client"), to_client);
+
+  out.family("poolgate_endpoints_reloads_total", "counter",
+             "Endpoint set reloads (file change or SIGHUP), by result; a failure keeps the current endpoints.");
+  for (std::size_t i = 0; i < ControlCounters::kReloadResults.size(); ++i) {
+    out.sample("poolgate_endpoints_reloads_total", label("result", ControlCounters::kReloadResults[i]),
+               control_.reloads(i));
+  }
+  out.family("poolgate_discovery_refreshes_total", "counter",
+             "Kubernetes API server discovery refreshes, by result.");
+  for (std::size_t i = 0; i < ControlCounters::kDiscoveryResults.size(); ++i) {
+    out.sample("poolgate_discovery_refreshes_total", label("result", ControlCounters::kDiscoveryResults[i]),
+               control_.discovery_refreshes(i));
+  }
+  return out.take();
+}
+
+}  // namespace poolgate::admin
