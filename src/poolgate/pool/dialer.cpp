@@ -25,6 +25,12 @@ void set_int_option(int fd, int level, int name, int value) {
 
 }  // namespace
 
+bool is_local_resource_exhaustion(const boost::system::error_code& error) {
+  return error == boost::asio::error::no_descriptors ||
+         error == boost::system::errc::too_many_files_open_in_system ||
+         error == boost::asio::error::no_buffer_space || error == boost::asio::error::no_memory;
+}
+
 void set_client_socket_options(int fd) {
   set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1);

@@ -14,6 +14,10 @@ boost::asio::awaitable<boost::system::error_code> dial(boost::asio::ip::tcp::soc
                                                        const boost::asio::ip::tcp::endpoint& target,
                                                        config::Duration timeout);
 
+// Whether a failed dial or accept ran out of something on this machine (descriptors, buffers, memory) rather
+// than being refused by the peer: such a failure says nothing about the backend's health.
+bool is_local_resource_exhaustion(const boost::system::error_code& error);
+
 // TCP_NODELAY and keep-alive (idle 30 s, interval 10 s, 3 probes), so a peer that vanished without a FIN
 // is noticed within about a minute instead of holding its partner forever. Set on a listening socket, the
 // options are inherited by every accepted client socket, which then needs no syscall of its own.

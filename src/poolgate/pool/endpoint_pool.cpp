@@ -79,7 +79,13 @@ void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse) {
 void EndpointPool::refill() {
   if (closed_ || refill_scheduled_ || !backend_->active.load(std::memory_order_relaxed)) return;
   const int budget = static_cast<int>(settings_.max_per_endpoint);
-  while (idle_.size() + dialing_ < target_ && backend_->try_reserve_pool_slot(budget)) start_dial();
+  // The deficit is counted once: a dial that fails before its first suspension (no descriptors) has already
+  // given its slot back, and re-testing the condition would start it again, forever.
+  const std::size_t have = idle_.size() + dialing_;
+  for (std::size_t missing = target_ > have ? target_ - have : 0; missing > 0; --missing) {
+    if (!backend_->try_reserve_pool_slot(budget)) break;
+    start_dial();
+  }
 }
 
 void EndpointPool::start_dial() {
@@ -98,7 +104,11 @@ void EndpointPool::start_dial() {
           self->backend_->release_pool_slot();
           if (ec && !self->closed_) {
             ++self->counters_.refill_failures;
-            self->on_dial_failure_(*self->backend_, ec);
+            if (is_local_resource_exhaustion(ec)) {
+              self->refill_later();  // our problem, not the backend's: try again when descriptors may be free
+            } else {
+              self->on_dial_failure_(*self->backend_, ec);
+            }
           }
           co_return;
         }
@@ -144,6 +154,10 @@ void EndpointPool::schedule_refill_after_early_close(Clock::duration age) {
     refill();
     return;
   }
+  refill_later();
+}
+
+void EndpointPool::refill_later() {
   if (refill_scheduled_ || closed_) return;
   auto delay = std::chrono::duration_cast<Clock::duration>(kFirstRefillDelay) * (1u << std::min(early_closes_, 10u));
   ++early_closes_;

@@ -95,6 +95,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   void on_watch_event(const IdleConnectionPtr& connection);
   void evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter);
   void schedule_refill_after_early_close(Clock::duration age);
+  // Refills after a delay that doubles with each call since the last success (early closes, local exhaustion).
+  void refill_later();
   void start_dial();
 
   boost::asio::any_io_executor executor_;

@@ -20,11 +20,6 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // How often the byte counts of open connections are published for /metrics.
 constexpr auto kBytesPublishInterval = std::chrono::seconds(1);
 
-bool is_resource_exhaustion(const boost::system::error_code& ec) {
-  return ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
-         ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory;
-}
-
 }  // namespace
 
 // One client and its backend for as long as the relay runs. Lives in the serve() coroutine frame; the worker
@@ -77,24 +72,33 @@ void Worker::start_accepting() {
 }
 
 boost::asio::awaitable<void> Worker::accept_loop() {
-  bool paused_for_descriptors = false;
+  // Under sustained exhaustion accepts alternate between failing and succeeding every pause; one warning per
+  // episode, an episode ending only after a quiet spell, keeps that from becoming a log storm.
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kQuietSpell = std::chrono::seconds(10);
+  bool exhausted = false;
+  Clock::time_point last_exhaustion{};
+  std::uint64_t refused_in_episode = 0;
   while (accepting_) {
     auto [ec, client] = co_await acceptor_->async_accept(use_tuple);
     if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
-    if (is_resource_exhaustion(ec)) {
-      if (!paused_for_descriptors) {
-        spdlog::warn("worker {}: cannot accept: {}; pausing accepts for {} ms while open connections continue",
+    if (pool::is_local_resource_exhaustion(ec)) {
+      if (!exhausted) {
+        spdlog::warn("worker {}: cannot accept: {}; pausing accepts {} ms at a time while open connections continue",
                      index_, ec.message(), kAcceptPause.count());
       }
-      paused_for_descriptors = true;
+      exhausted = true;
+      last_exhaustion = Clock::now();
+      ++refused_in_episode;
       accept_pause_timer_.expires_after(kAcceptPause);
       co_await accept_pause_timer_.async_wait(use_tuple);
       continue;
     }
     if (ec) continue;  // the client gave up before we accepted it (ECONNABORTED and the like)
-    if (paused_for_descriptors) {
-      spdlog::info("worker {}: accepting again", index_);
-      paused_for_descriptors = false;
+    if (exhausted && Clock::now() - last_exhaustion > kQuietSpell) {
+      spdlog::info("worker {}: accepting normally again after {} paused accept(s)", index_, refused_in_episode);
+      exhausted = false;
+      refused_in_episode = 0;
     }
     ++stats_.accepted;
     boost::asio::co_spawn(context_, serve(std::move(client)), boost::asio::detached);
@@ -147,6 +151,8 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& ses
       stats.pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
       co_return target;
     }
+    // Out of descriptors here: every other endpoint would fail the same way, and none of them is to blame.
+    if (pool::is_local_resource_exhaustion(ec)) break;
     report_dial_failure(*candidate, ec);
     if (!session.client.is_open()) break;  // drained or closed while we were dialing
   }

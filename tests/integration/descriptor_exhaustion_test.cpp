@@ -1,0 +1,88 @@
+// Running out of file descriptors: poolgate must neither spin nor grow, must keep its open connections, and
+// must serve again once descriptors are free (a regression test: the pool once re-dialed in a tight loop).
+#include "poolgate_fixture.hpp"
+
+#include <sys/resource.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace poolgate::test {
+namespace {
+
+// Descriptors poolgate gets: a few dozen clients exhaust them with the pool on.
+constexpr rlim_t kDescriptorLimit = 64;
+
+// CPU seconds (user + system) the process has used so far, from /proc/PID/stat.
+double cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  unsigned long user_ticks = 0, system_ticks = 0;
+  for (int index = 3; fields >> field; ++index) {
+    if (index == 14) user_ticks = std::stoul(field);
+    if (index == 15) {
+      system_ticks = std::stoul(field);
+      break;
+    }
+  }
+  return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long resident_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+class DescriptorExhaustionTest : public PoolgateTest {
+ protected:
+  // The child inherits the soft limit in force when it is forked; the test's own limit is restored after.
+  PoolgateProcess& start_proxy_with_descriptor_limit(const Args& args) {
+    rlimit original{};
+    getrlimit(RLIMIT_NOFILE, &original);
+    rlimit lowered = original;
+    lowered.rlim_cur = kDescriptorLimit;
+    setrlimit(RLIMIT_NOFILE, &lowered);
+    PoolgateProcess* process = nullptr;
+    try {
+      process = &start_proxy(args);
+    } catch (...) {
+      setrlimit(RLIMIT_NOFILE, &original);
+      throw;
+    }
+    setrlimit(RLIMIT_NOFILE, &original);
+    return *process;
+  }
+};
+
+TEST_F(DescriptorExhaustionTest, NoBusyLoopNoGrowthAndServingResumesWhenDescriptorsFree) {
+  auto backend = start_echo_server();
+  PoolgateProcess& process =
+      start_proxy_with_descriptor_limit(endpoint_args({backend.get()}) + Args{"--threads", "1"});
+
+  std::vector<Client> clients;
+  for (int i = 0; i < 60; ++i) {
+    if (auto client = Client::try_connect(proxy_port(), 1s)) clients.push_back(std::move(*client));
+  }
+  ASSERT_TRUE(process.wait_for_log(std::regex("Too many open files"), 5s)) << "descriptors never ran out";
+
+  const double cpu_before = cpu_seconds(process.pid());
+  const long rss_before = resident_kib(process.pid());
+  const auto observed = 2s;
+  EXPECT_TRUE(holds_for([&] { return process.running(); }, observed)) << "poolgate died out of descriptors";
+  const double cpu_used = cpu_seconds(process.pid()) - cpu_before;
+  // A spinning loop burns the whole 2 s; pausing accepts costs a few milliseconds.
+  EXPECT_LT(cpu_used, 0.5) << "poolgate kept a CPU busy while out of descriptors";
+  EXPECT_LT(resident_kib(process.pid()) - rss_before, 20 * 1024) << "memory grew while out of descriptors";
+
+  clients.clear();
+  EXPECT_TRUE(wait_until([&] { return new_connection_echoes("after the storm"); }, 5s))
+      << "serving did not resume once descriptors were free";
+}
+
+}  // namespace
+}  // namespace poolgate::test
