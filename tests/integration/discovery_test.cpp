@@ -2,6 +2,7 @@
 // of its endpoints: it dials https://<endpoint>) for the API servers, rewrites the endpoints file and sends new
 // connections to what it found: loopback echo servers standing in for API servers.
 #include "poolgate_fixture.hpp"
+#include "support/admin.hpp"
 #include "support/kube_objects.hpp"
 #include "support/test_api_server.hpp"
 #include "support/tls_certs.hpp"
@@ -104,6 +105,15 @@ class DiscoveryTest : public PoolgateTest {
   const std::filesystem::path kubeconfig_ = temp_dir_ / "kubelet.conf";
 };
 
+// poolgate_discovery_refreshes_total{result} as the admin endpoint reports it now (-1 if it cannot be read).
+double discovery_refreshes(PoolgateProcess& process, const std::string& result) {
+  auto port = process.admin_port();
+  if (!port) return -1;
+  auto response = http_get(*port, "/metrics");
+  if (!response || response->status != 200) return -1;
+  return metric_sum(parse_metrics(response->body), "poolgate_discovery_refreshes_total", {{"result", result}});
+}
+
 TEST_F(DiscoveryTest, SlicesRewriteTheFileSortedWithMode0600AndNewConnectionsFollowWhileOpenOnesKeepGoing) {
   start_api();
   api_->respond(TestApiServer::kSlicesPath, 200, loopback_slices_json({port_of("beta"), port_of("alpha")}));
@@ -123,6 +133,8 @@ TEST_F(DiscoveryTest, SlicesRewriteTheFileSortedWithMode0600AndNewConnectionsFol
   ASSERT_TRUE(wait_until([&] { return tag_of_new_connection() == "beta"; }, 5s)) << "beta never reached";
   EXPECT_TRUE(new_connections_reach_exactly({"alpha", "beta"}, 6));
   EXPECT_EQ(on_alpha.echo("still open"), "still open") << "an open connection was disturbed by the change";
+  EXPECT_GE(discovery_refreshes(proxy(), "success"), 1) << "the refresh was not counted";
+  EXPECT_EQ(discovery_refreshes(proxy(), "failure"), 0);
 }
 
 TEST_F(DiscoveryTest, NotReadyEndpointsAreLeftOut) {
@@ -224,6 +236,8 @@ TEST_F(DiscoveryTest, Unauthorized401ChangesNothingAndIsLogged) {
   EXPECT_TRUE(proxy().wait_for_log(std::regex("endpoints unchanged"), 5s));
   EXPECT_EQ(read_text_file(endpoints_file_), before);
   EXPECT_EQ(api_->total_requests(), 2u);
+  EXPECT_TRUE(wait_until([&] { return discovery_refreshes(proxy(), "failure") >= 1; }, 5s))
+      << "the failed refresh was not counted";
 }
 
 TEST_F(DiscoveryTest, AnEmptyListChangesNothing) {

@@ -251,6 +251,10 @@ void Proxy::start_discovery() {
   discovery_ = std::make_unique<discovery::Discovery>(
       control_, options_, [this] { return current_; },
       [this](const std::vector<config::HostPort>& endpoints) { return apply_discovered(endpoints); });
+  discovery_->on_refresh([this](bool succeeded) {
+    control_counters_.count_discovery_refresh(succeeded ? admin::DiscoveryResult::success
+                                                        : admin::DiscoveryResult::failure);
+  });
   if (!discovery_->start()) discovery_.reset();
 }
 
