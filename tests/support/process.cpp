@@ -127,26 +127,23 @@ bool PoolgateProcess::wait_for_log(const std::regex& pattern, std::chrono::milli
   return count_log_lines(pattern) > 0;
 }
 
-std::optional<std::uint16_t> PoolgateProcess::listen_port(std::chrono::milliseconds timeout) {
-  const std::regex listening{R"(listening on (?:127\.0\.0\.1|\[::\]):([0-9]+))"};
-  if (!wait_for_log(listening, timeout)) {
+std::optional<std::uint16_t> PoolgateProcess::port_from_log(const std::regex& line_with_port,
+                                                            std::chrono::milliseconds timeout) {
+  if (!wait_for_log(line_with_port, timeout)) {
     return std::nullopt;
   }
   const std::string log = log_text();
   std::smatch match;
-  std::regex_search(log, match, listening);
+  std::regex_search(log, match, line_with_port);
   return static_cast<std::uint16_t>(std::stoul(match[1].str()));
 }
 
+std::optional<std::uint16_t> PoolgateProcess::listen_port(std::chrono::milliseconds timeout) {
+  return port_from_log(std::regex{R"(listening on (?:127\.0\.0\.1|\[::\]):([0-9]+))"}, timeout);
+}
+
 std::optional<std::uint16_t> PoolgateProcess::admin_port(std::chrono::milliseconds timeout) {
-  const std::regex listening{R"(admin listening on (?:127\.0\.0\.1|\[::1?\]|0\.0\.0\.0):([0-9]+))"};
-  if (!wait_for_log(listening, timeout)) {
-    return std::nullopt;
-  }
-  const std::string log = log_text();
-  std::smatch match;
-  std::regex_search(log, match, listening);
-  return static_cast<std::uint16_t>(std::stoul(match[1].str()));
+  return port_from_log(std::regex{R"(admin listening on (?:127\.0\.0\.1|\[::1?\]|0\.0\.0\.0):([0-9]+))"}, timeout);
 }
 
 void PoolgateProcess::send_signal(int signal_number) {

@@ -50,6 +50,8 @@ class PoolgateProcess {
   [[nodiscard]] bool running();
 
  private:
+  // The first capture group of the first log line matching `line_with_port`, once such a line is logged.
+  std::optional<std::uint16_t> port_from_log(const std::regex& line_with_port, std::chrono::milliseconds timeout);
   // Reaps the child if it has ended (without blocking); true once it has been reaped.
   bool try_reap();
 
