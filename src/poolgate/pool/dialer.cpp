@@ -5,6 +5,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cerrno>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -26,9 +28,18 @@ void set_int_option(int fd, int level, int name, int value) {
 }  // namespace
 
 bool is_local_resource_exhaustion(const boost::system::error_code& error) {
-  return error == boost::asio::error::no_descriptors ||
-         error == boost::system::errc::too_many_files_open_in_system ||
-         error == boost::asio::error::no_buffer_space || error == boost::asio::error::no_memory;
+  // Plain errno values of the system category. (Comparing against boost::system::errc goes through the
+  // category's virtual equivalent(), which UBSan's vptr check rejects for Boost's category singletons.)
+  if (error.category() != boost::system::system_category()) return false;
+  switch (error.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return true;
+    default:
+      return false;
+  }
 }
 
 void set_client_socket_options(int fd) {
