@@ -120,10 +120,11 @@ PooledConnections::~PooledConnections() {
 
 boost::system::error_code PooledConnections::open(tcp::socket& socket) {
   for (;;) {
-    if (auto warm = pool_->acquire()) {
+    if (auto warm = pool_->acquire(&checkout_)) {
       socket = std::move(*warm);
       return {};
     }
+    pool_->refill();
     if (!run_until(context_, [&] { return pool_->idle_count() > 0; }, kRefillWait)) {
       return boost::asio::error::timed_out;
     }
@@ -131,7 +132,7 @@ boost::system::error_code PooledConnections::open(tcp::socket& socket) {
 }
 
 void PooledConnections::finish(tcp::socket& socket) {
-  pool_->release(std::move(socket), pool::Reuse::reusable);
+  pool_->release(std::move(socket), pool::Reuse::reusable, checkout_);
   context_.poll();
 }
 

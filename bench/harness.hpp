@@ -68,7 +68,7 @@ class PooledConnections {
   ~PooledConnections();
   PooledConnections(const PooledConnections&) = delete;
   PooledConnections& operator=(const PooledConnections&) = delete;
-  // acquire(); on a miss, waits (run_one) for the refill the miss started.
+  // acquire(); on a miss (only before the pool warmed up: ops here are sequential), waits for the refill.
   boost::system::error_code open(tcp::socket& socket);
   // release(reusable), then poll() the io_context: the pool's work (the cancelled idle watcher of the
   // acquired socket) runs on the thread that owns the pool, as it does on a poolgate worker.
@@ -78,6 +78,7 @@ class PooledConnections {
  private:
   boost::asio::io_context& context_;
   std::shared_ptr<pool::EndpointPool> pool_;
+  pool::Checkout checkout_;  // of the one socket open at a time
 };
 
 // One benchmark thread's client: its own io_context (never run dry: a work guard keeps run_one() waiting),

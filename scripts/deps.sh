@@ -10,8 +10,9 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Tools the integration tests drive as real peers (openssl for the TLS test, curl/nc for `make run`'s hints,
-# prometheus for promtool and a real Prometheus server scraping the admin endpoint).
-test_packages=(openssl curl netcat-openbsd python3 procps iproute2 prometheus)
+# prometheus for promtool and a real Prometheus server scraping the admin endpoint, nginx as the real HTTP/1.1
+# backend of the HTTP-mode tests).
+test_packages=(openssl curl netcat-openbsd python3 procps iproute2 prometheus nginx-light)
 # The peers and clients `make compare` (bench/compare.py) measures with, and matplotlib for its chart.
 # python3-munkres is there only to satisfy python3-fonttools' "python3-scipy | python3-munkres": without it apt
 # picks scipy, whose pythran dependency pulls libboost1.74-dev, which conflicts with the libboost1.81-dev we build with.

@@ -412,20 +412,71 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenAHitStartsNoDialAndTheReleasedConnec
   settings.replace_taken = false;
   auto pool = make_pool(settings);
   ASSERT_TRUE(warm_up(*pool));
-  std::optional<tcp::socket> socket = pool->acquire();
+  Checkout checkout;
+  std::optional<tcp::socket> socket = pool->acquire(&checkout);
   ASSERT_TRUE(socket.has_value());
+  EXPECT_TRUE(checkout.from_pool);
+  EXPECT_FALSE(checkout.used_before);
   const std::uint16_t port = unit::local_port(*socket);
   run_for(50ms);
   EXPECT_EQ(server_.accepted_count(), 2u);  // no replacement dial
   EXPECT_EQ(pool->idle_count(), 1u);
+  EXPECT_EQ(backend_->pooled.load(), 2);  // the lent socket keeps its slot
 
-  pool->release(std::move(*socket), Reuse::reusable);
+  pool->release(std::move(*socket), Reuse::reusable, checkout);
   EXPECT_EQ(pool->idle_count(), 2u);
   EXPECT_EQ(backend_->pooled.load(), 2);
   std::optional<tcp::socket> first = pool->acquire();
   std::optional<tcp::socket> second = pool->acquire();
   ASSERT_TRUE(first.has_value() && second.has_value());
   EXPECT_EQ(unit::local_port(*second), port);  // oldest first: the returned one is last in line
+}
+
+TEST_F(EndpointPoolTest, WithoutReplaceTakenTheCapCountsLentConnectionsAndAMissDialsNothing) {
+  PoolSettings settings = settings_with_max(2);
+  settings.replace_taken = false;
+  auto pool = make_pool(settings);
+  ASSERT_TRUE(warm_up(*pool));
+  Checkout first_checkout, second_checkout;
+  std::optional<tcp::socket> first = pool->acquire(&first_checkout);
+  std::optional<tcp::socket> second = pool->acquire(&second_checkout);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+
+  EXPECT_FALSE(pool->acquire().has_value());
+  run_for(50ms);
+  EXPECT_EQ(server_.accepted_count(), 2u) << "a miss dialed although both slots are lent";
+  EXPECT_EQ(pool->warm_target(), 2u);
+
+  // A connection the caller dialed itself finds no room while both lent ones may come back.
+  unit::SocketPair own = unit::connected_pair(io_);
+  pool->release(std::move(own.client), Reuse::reusable);
+  EXPECT_TRUE(unit::sees_end_of_stream(own.server));
+  EXPECT_EQ(backend_->pooled.load(), 2);
+
+  // Discarding a lent connection frees its slot; returning the other keeps it, and it is marked as used.
+  pool->release(std::move(*first), Reuse::discard, first_checkout);
+  EXPECT_EQ(backend_->pooled.load(), 1);
+  pool->release(std::move(*second), Reuse::reusable, second_checkout);
+  EXPECT_EQ(backend_->pooled.load(), 1);
+  Checkout again;
+  ASSERT_TRUE(pool->acquire(&again).has_value());
+  EXPECT_TRUE(again.used_before);
+}
+
+TEST_F(EndpointPoolTest, IdleBytesAreGarbageEvictsAConnectionThatSpeaksUnasked) {
+  PoolSettings settings = settings_with_max(1);
+  settings.replace_taken = false;
+  settings.idle_bytes_are_garbage = true;
+  auto pool = make_pool(settings);
+  unit::SocketPair connection = unit::connected_pair(io_);
+  pool->release(std::move(connection.client), Reuse::reusable);
+  ASSERT_EQ(pool->idle_count(), 1u);
+
+  boost::asio::write(connection.server, boost::asio::buffer(std::string_view("HTTP/1.1 408 Request Timeout\r\n\r\n")));
+  // Evicted (and replaced by a fresh dial, which is why the idle count is no witness).
+  ASSERT_TRUE(run_until([&] { return pool->counters().evicted_closed_by_peer == 1u; }))
+      << "a connection with unasked bytes stayed idle";
+  EXPECT_TRUE(unit::sees_end_of_stream(connection.server));
 }
 
 // ---- shutdown -------------------------------------------------------------------------------------------

@@ -190,6 +190,22 @@ TEST_F(CommandLineTest, OutOfRangeNumbersExitWithTwo) {
   parse_refused({"--pool-max-per-endpoint", "many"});
 }
 
+TEST_F(CommandLineTest, HttpModeAndItsTimeouts) {
+  const Options defaults = parse_ok({});
+  EXPECT_EQ(defaults.mode, "tcp");
+  EXPECT_EQ(defaults.http_idle_timeout, 60s);
+  EXPECT_EQ(defaults.http_header_timeout, 10s);
+
+  const Options http = parse_ok({"--mode", "http", "--http-idle-timeout", "90s", "--http-header-timeout", "2s"});
+  EXPECT_EQ(http.mode, "http");
+  EXPECT_EQ(http.http_idle_timeout, 90s);
+  EXPECT_EQ(http.http_header_timeout, 2s);
+
+  EXPECT_THAT(parse_refused({"--mode", "udp"}), HasSubstr("--mode"));
+  EXPECT_THAT(parse_refused({"--http-header-timeout", "0s"}), HasSubstr("--http-header-timeout"));
+  EXPECT_THAT(parse_refused({"--http-idle-timeout", "soon"}), HasSubstr("soon"));
+}
+
 TEST_F(CommandLineTest, UnknownFlagExitsWithTwo) { parse_refused({"--no-such-flag"}); }
 
 TEST_F(CommandLineTest, HelpExitsWithZeroAndListsTheFlags) {

@@ -20,6 +20,18 @@ struct EndpointStats {
   std::shared_ptr<pool::PoolCounters> pool = std::make_shared<pool::PoolCounters>();
   LocalCounter connect_errors;  // failed dials: a client's own, and the pool's refills
   LocalGauge active;            // clients relaying to this endpoint now
+  // HTTP mode.
+  LocalCounter http_requests;         // requests forwarded (a retry counts once more)
+  LocalCounter http_reused;           // requests sent on a connection that had already served one
+  LocalCounter http_retries;          // idempotent requests sent again after a reused connection failed
+  LocalCounter http_response_errors;  // malformed, truncated or missing responses
+};
+
+// HTTP mode, per worker: client requests refused before any endpoint was chosen.
+struct HttpRefusals {
+  LocalCounter malformed;         // 400
+  LocalCounter header_too_large;  // 431
+  LocalCounter timed_out;         // idle or header timeout
 };
 
 class WorkerStats {
@@ -28,6 +40,7 @@ class WorkerStats {
   LocalCounter rejected_no_backend;
   LocalCounter bytes_to_backend;
   LocalCounter bytes_to_client;
+  HttpRefusals http_refusals;
 
   // Owning worker only: the stats of `key`, made on first use. The lock is taken only to add one, so the
   // per-connection path (which finds an existing entry) takes none; the returned reference stays valid.

@@ -22,6 +22,17 @@ struct EndpointTotals {
   std::int64_t active = 0;
   std::array<std::uint64_t, LocalHistogram::kBuckets + 1> connect_buckets{};
   double connect_sum_seconds = 0;
+  std::uint64_t http_requests = 0;
+  std::uint64_t http_reused = 0;
+  std::uint64_t http_retries = 0;
+  std::uint64_t http_response_errors = 0;
+};
+
+// Client requests refused before reaching an endpoint, summed over every worker.
+struct HttpRefusalTotals {
+  std::uint64_t malformed = 0;
+  std::uint64_t header_too_large = 0;
+  std::uint64_t timed_out = 0;
 };
 
 // Builds the text exposition: a family's HELP and TYPE, then its samples, one family after the other.
@@ -87,10 +98,50 @@ Readiness Telemetry::readiness() const {
   return {false, fmt::format("no endpoint is up (all {} down)", set->backends.size())};
 }
 
+namespace {
+
+// HTTP mode's families (all zero in TCP mode).
+void render_http(Exposition& out, const std::map<std::string, EndpointTotals>& endpoints,
+                 const HttpRefusalTotals& refusals) {
+  struct PerEndpoint {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t EndpointTotals::*value;
+  };
+  for (const PerEndpoint& family : {
+           PerEndpoint{"poolgate_http_requests_total", "HTTP mode: requests forwarded to the endpoint.",
+                       &EndpointTotals::http_requests},
+           PerEndpoint{"poolgate_http_reused_connections_total",
+                       "HTTP mode: requests sent on a backend connection that had already served a request.",
+                       &EndpointTotals::http_reused},
+           PerEndpoint{"poolgate_http_retries_total",
+                       "HTTP mode: idempotent requests sent again after a reused connection closed under them.",
+                       &EndpointTotals::http_retries},
+           PerEndpoint{"poolgate_http_response_errors_total",
+                       "HTTP mode: responses that were malformed, truncated or never came.",
+                       &EndpointTotals::http_response_errors},
+       }) {
+    out.family(family.name, "counter", family.help);
+    for (const auto& [key, totals] : endpoints) out.sample(family.name, label("endpoint", key), totals.*family.value);
+  }
+  out.family("poolgate_http_requests_refused_total", "counter",
+             "HTTP mode: client requests refused before reaching an endpoint: malformed (400), header_too_large "
+             "(431), timeout (idle or slow header).");
+  out.sample("poolgate_http_requests_refused_total", label("reason", "malformed"), refusals.malformed);
+  out.sample("poolgate_http_requests_refused_total", label("reason", "header_too_large"), refusals.header_too_large);
+  out.sample("poolgate_http_requests_refused_total", label("reason", "timeout"), refusals.timed_out);
+}
+
+}  // namespace
+
 std::string Telemetry::render_metrics() const {
   std::uint64_t accepted = 0, rejected = 0, to_backend = 0, to_client = 0;
   std::map<std::string, EndpointTotals> endpoints;  // sorted by key: stable output
+  HttpRefusalTotals refusals;
   for (const WorkerStats* worker : workers_) {
+    refusals.malformed += worker->http_refusals.malformed.load();
+    refusals.header_too_large += worker->http_refusals.header_too_large.load();
+    refusals.timed_out += worker->http_refusals.timed_out.load();
     accepted += worker->accepted.load();
     rejected += worker->rejected_no_backend.load();
     to_backend += worker->bytes_to_backend.load();
@@ -110,6 +161,10 @@ std::string Telemetry::render_metrics() const {
         totals.connect_buckets[i] += pool.connect_duration.bucket(i);
       }
       totals.connect_sum_seconds += pool.connect_duration.sum_seconds();
+      totals.http_requests += stats.http_requests.load();
+      totals.http_reused += stats.http_reused.load();
+      totals.http_retries += stats.http_retries.load();
+      totals.http_response_errors += stats.http_response_errors.load();
     });
   }
   const balance::BackendSetPtr set = backends();
@@ -196,6 +251,8 @@ std::string Telemetry::render_metrics() const {
              "Bytes relayed, by direction (open connections are counted about once a second).");
   out.sample("poolgate_bytes_total", label("direction", "to_backend"), to_backend);
   out.sample("poolgate_bytes_total", label("direction", "to_client"), to_client);
+
+  render_http(out, endpoints, refusals);
 
   out.family("poolgate_endpoints_reloads_total", "counter",
              "Endpoint set reloads (file change or SIGHUP), by result; a failure keeps the current endpoints.");

@@ -97,6 +97,16 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       ->default_str(options.log_format)
       ->check(CLI::IsMember({"text", "json"}).description(""));
 
+  app.add_option("--mode", options.mode,
+                 "tcp: relay bytes (TLS passes through); http: HTTP/1.1 with backend keep-alive reuse")
+      ->type_name("MODE")
+      ->default_str(options.mode)
+      ->check(CLI::IsMember({"tcp", "http"}).description(""));
+  add_duration(app, "--http-idle-timeout", options.http_idle_timeout,
+               "HTTP mode: close a client connection silent this long between requests");
+  add_duration(app, "--http-header-timeout", options.http_header_timeout,
+               "HTTP mode: close a client whose request header takes longer than this (slowloris)");
+
   try {
     app.parse(argc, argv);
     options.listen = parse_listen_address(listen_text);
@@ -123,7 +133,9 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       options.endpoints_file.reset();
     }
     for (auto [name, value] : {std::pair{"--pool-cleanup-interval", options.pool_cleanup_interval},
-                               std::pair{"--monitor-interval", options.monitor_interval}}) {
+                               std::pair{"--monitor-interval", options.monitor_interval},
+                               std::pair{"--http-idle-timeout", options.http_idle_timeout},
+                               std::pair{"--http-header-timeout", options.http_header_timeout}}) {
       if (value <= Duration::zero()) throw CLI::ValidationError(name, "must be greater than 0");
     }
   } catch (const CLI::ParseError& error) {

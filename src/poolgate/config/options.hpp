@@ -29,6 +29,11 @@ struct Options {
   // The admin HTTP endpoint (/metrics, /healthz, /readyz); nullopt: off (--admin-listen "").
   std::optional<HostPort> admin_listen = HostPort{"127.0.0.1", 9778};
   std::string log_format = "text";  // text or json
+  // tcp: relay bytes, a backend connection serves one client. http: parse HTTP/1.1 and reuse backend
+  // connections across requests and clients where the framing shows where a response ends.
+  std::string mode = "tcp";
+  Duration http_idle_timeout = std::chrono::seconds(60);    // client silent between requests
+  Duration http_header_timeout = std::chrono::seconds(10);  // from a request's first byte to its last header
 };
 
 // What the command line asks for: run with these options, or exit now (after --help, --version, or an

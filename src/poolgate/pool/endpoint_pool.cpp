@@ -23,6 +23,7 @@ struct EndpointPool::IdleConnection {
   Clock::time_point connected_at = Clock::now();
   Clock::time_point idle_since = connected_at;
   bool in_pool = true;   // false once taken or evicted: a late watcher completion must then do nothing
+  bool used = false;     // came back through release(): it has served requests before
   bool watching = false;
 };
 
@@ -40,39 +41,54 @@ EndpointPool::EndpointPool(boost::asio::any_io_executor executor, balance::Backe
 
 EndpointPool::~EndpointPool() { shutdown(false); }
 
-std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire() {
+bool EndpointPool::usable_now(boost::asio::ip::tcp::socket& socket) const {
+  return settings_.idle_bytes_are_garbage ? is_quiet(socket) : is_alive(socket);
+}
+
+std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* checkout) {
   while (!idle_.empty()) {
     IdleConnectionPtr connection = std::move(idle_.front());
     idle_.pop_front();
     counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
     connection->in_pool = false;
-    backend_->release_pool_slot();
     boost::system::error_code ignored;
     connection->socket.cancel(ignored);  // the idle watcher must not outlive the pool's ownership
     // The watcher may not have run yet for a close that already arrived: check the socket itself.
-    if (!is_alive(connection->socket)) {
+    if (!usable_now(connection->socket)) {
+      backend_->release_pool_slot();
       ++counters_.evicted_closed_by_peer;
       connection->socket.close(ignored);
       continue;
     }
     ++counters_.hits;
     early_closes_ = 0;
-    if (settings_.replace_taken) refill();
+    if (checkout) *checkout = Checkout{true, connection->used};
+    if (settings_.replace_taken) {
+      backend_->release_pool_slot();
+      refill();
+    } else {
+      ++lent_;
+    }
     return std::move(connection->socket);
   }
   ++counters_.misses;
-  if (target_ < settings_.max_per_endpoint) ++target_;
-  refill();
+  if (settings_.replace_taken) {
+    if (target_ < settings_.max_per_endpoint) ++target_;
+    refill();
+  }
   return std::nullopt;
 }
 
-void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse) {
-  boost::system::error_code ignored;
-  if (reuse == Reuse::reusable && !closed_ && is_alive(socket) &&
-      backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint))) {
-    adopt(std::move(socket));
+void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse, Checkout checkout) {
+  const bool holds_slot = checkout.from_pool && !settings_.replace_taken;
+  if (holds_slot) --lent_;
+  if (reuse == Reuse::reusable && !closed_ && usable_now(socket) &&
+      (holds_slot || backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint)))) {
+    adopt(std::move(socket), true);
     return;
   }
+  if (holds_slot) backend_->release_pool_slot();
+  boost::system::error_code ignored;
   socket.close(ignored);
 }
 
@@ -81,7 +97,7 @@ void EndpointPool::refill() {
   const int budget = static_cast<int>(settings_.max_per_endpoint);
   // The deficit is counted once: a dial that fails before its first suspension (no descriptors) has already
   // given its slot back, and re-testing the condition would start it again, forever.
-  const std::size_t have = idle_.size() + dialing_;
+  const std::size_t have = idle_.size() + dialing_ + lent_;
   for (std::size_t missing = target_ > have ? target_ - have : 0; missing > 0; --missing) {
     if (!backend_->try_reserve_pool_slot(budget)) break;
     start_dial();
@@ -112,13 +128,14 @@ void EndpointPool::start_dial() {
           }
           co_return;
         }
-        self->adopt(std::move(socket));
+        self->adopt(std::move(socket), false);
       },
       boost::asio::detached);
 }
 
-void EndpointPool::adopt(boost::asio::ip::tcp::socket socket) {
+void EndpointPool::adopt(boost::asio::ip::tcp::socket socket, bool used) {
   auto connection = std::make_shared<IdleConnection>(std::move(socket));
+  connection->used = used;
   idle_.push_back(connection);
   counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
   watch(connection);
@@ -137,6 +154,11 @@ void EndpointPool::watch(const IdleConnectionPtr& connection) {
 }
 
 void EndpointPool::on_watch_event(const IdleConnectionPtr& connection) {
+  if (settings_.idle_bytes_are_garbage && is_alive(connection->socket)) {
+    evict(connection, counters_.evicted_closed_by_peer);
+    refill();
+    return;
+  }
   if (is_alive(connection->socket)) {
     // The backend spoke first (a banner). Its bytes stay queued for the client that takes this socket; the
     // socket is no longer watched (readiness would now fire at once, forever), but acquire() and sweep()
@@ -194,7 +216,7 @@ void EndpointPool::sweep() {
     if (now - connection->idle_since >= settings_.max_idle) {
       evict(connection, counters_.evicted_idle);
       if (target_ > 1) --target_;
-    } else if (!is_alive(connection->socket)) {
+    } else if (!usable_now(connection->socket)) {
       evict(connection, counters_.evicted_closed_by_peer);
     }
   }

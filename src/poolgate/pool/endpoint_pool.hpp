@@ -26,9 +26,13 @@ struct PoolSettings {
   config::Duration max_idle = std::chrono::minutes(5);
   config::Duration connect_timeout = std::chrono::seconds(10);
   config::Duration max_refill_backoff = std::chrono::minutes(1);
-  // TCP mode: a taken socket never comes back, so each hit starts a replacement dial at once. A mode that
-  // returns clean connections (HTTP keep-alive) turns this off and lets release() refill the idle set.
+  // TCP mode: a taken socket never comes back, so each hit starts a replacement dial at once and a miss grows
+  // the warm target. HTTP mode turns this off: a taken socket keeps its budget slot while lent (the cap then
+  // counts connections in use too), comes back through release(), and a miss's own dial joins the pool there.
   bool replace_taken = true;
+  // HTTP mode: an idle connection with bytes queued is broken (no request was sent, so nothing may arrive),
+  // never a banner to keep for the client.
+  bool idle_bytes_are_garbage = false;
 };
 
 // Written only by the pool's own worker thread, read by the admin thread at scrape time (see admin/counters.hpp).
@@ -44,6 +48,12 @@ struct PoolCounters {
   admin::LocalCounter refill_failures;
   admin::LocalGauge idle;                 // mirror of idle_count() for other threads
   admin::LocalHistogram connect_duration;  // successful refill dials
+};
+
+// Where a socket handed out by acquire() came from, to be given back to release() with it.
+struct Checkout {
+  bool from_pool = false;    // an acquire() hit (HTTP mode: it still holds its budget slot)
+  bool used_before = false;  // it had come back through release() after serving earlier requests
 };
 
 // What the caller may do with a connection it is done with. TCP mode always discards: a socket that carried
@@ -62,13 +72,15 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   EndpointPool(const EndpointPool&) = delete;
   EndpointPool& operator=(const EndpointPool&) = delete;
 
-  // A hit: a live, unused socket, and a replacement dial starts. A miss (nothing warm): nullopt, and the warm
-  // target grows by one so the next burst finds more.
-  std::optional<boost::asio::ip::tcp::socket> acquire();
+  // A hit: a live socket (and, when replace_taken, a replacement dial starts). A miss (nothing warm): nullopt,
+  // and with replace_taken the warm target grows by one so the next burst finds more. `checkout`, when given,
+  // is filled in for release().
+  std::optional<boost::asio::ip::tcp::socket> acquire(Checkout* checkout = nullptr);
 
-  // Hands a connection back. Only Reuse::reusable connections (HTTP mode, response ended cleanly) may
-  // return to the idle set, while the cross-thread budget has room; everything else is closed.
-  void release(boost::asio::ip::tcp::socket socket, Reuse reuse);
+  // Hands a connection back, with the Checkout acquire() gave (default: a socket the caller dialed itself).
+  // Only Reuse::reusable connections (HTTP mode, response ended cleanly) may return to the idle set, while
+  // the cross-thread budget has room; everything else is closed.
+  void release(boost::asio::ip::tcp::socket socket, Reuse reuse, Checkout checkout = {});
 
   // Starts dials until idle + dialing reaches the warm target (within the cross-thread budget).
   void refill();
@@ -90,7 +102,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   struct IdleConnection;
   using IdleConnectionPtr = std::shared_ptr<IdleConnection>;
 
-  void adopt(boost::asio::ip::tcp::socket socket);
+  void adopt(boost::asio::ip::tcp::socket socket, bool used);
+  bool usable_now(boost::asio::ip::tcp::socket& socket) const;
   void watch(const IdleConnectionPtr& connection);
   void on_watch_event(const IdleConnectionPtr& connection);
   void evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter);
@@ -108,6 +121,7 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   std::deque<IdleConnectionPtr> idle_;
   unsigned target_;
   unsigned dialing_ = 0;
+  unsigned lent_ = 0;  // HTTP mode: handed out, holding budget slots, not yet released
   bool closed_ = false;
   // Backend that closes fresh connections at once: refill with growing delays instead of a dial storm.
   unsigned early_closes_ = 0;

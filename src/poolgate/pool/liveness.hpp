@@ -8,4 +8,8 @@ namespace poolgate::pool {
 
 bool is_alive(boost::asio::ip::tcp::socket& socket);
 
+// Alive and with nothing queued: what an idle HTTP keep-alive connection must be before it carries a request,
+// since any byte a backend sends unasked (a late 408, garbage) would be read as the next response.
+bool is_quiet(boost::asio::ip::tcp::socket& socket);
+
 }  // namespace poolgate::pool

@@ -1,5 +1,6 @@
 #include "poolgate/server/worker.hpp"
 
+#include "poolgate/http/client_session.hpp"
 #include "poolgate/pool/dialer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -41,6 +42,7 @@ struct Worker::Session {
 Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health)
     : index_(index),
       options_(options),
+      http_mode_(options.mode == "http"),
       health_(health),
       context_(1),
       work_guard_(context_.get_executor()),
@@ -107,7 +109,11 @@ boost::asio::awaitable<void> Worker::accept_loop() {
 
 boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
   Session session(std::move(client));
-  session.target = co_await connect_backend(session);
+  if (http_mode_) {
+    co_await serve_http(session);
+    co_return;
+  }
+  session.target = co_await connect_backend(session.backend, session.client);
   if (!session.target) {
     ++stats_.rejected_no_backend;
     session.close();
@@ -130,7 +136,48 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
   }
 }
 
-boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& session) {
+boost::asio::awaitable<void> Worker::serve_http(Session& session) {
+  sessions_.push_front(&session);
+  auto registration = sessions_.begin();
+  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const http::SessionSettings settings{options_.http_idle_timeout, options_.http_header_timeout};
+  co_await http::serve_client({session.client, session.backend, session.target, session.bytes}, *this, settings,
+                              pipes_, stats_.http_refusals);
+  sessions_.erase(registration);
+  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  count_bytes(session);
+}
+
+boost::asio::awaitable<http::Lease> Worker::lease(tcp::socket& socket, const tcp::socket& client) {
+  http::Lease lease;
+  lease.backend = co_await connect_backend(socket, client, &lease.checkout);
+  if (!lease.backend) ++stats_.rejected_no_backend;
+  co_return lease;
+}
+
+boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balance::Backend& backend) {
+  const auto dial_started = std::chrono::steady_clock::now();
+  boost::system::error_code ec = co_await pool::dial(socket, backend.address, options_.connect_timeout);
+  if (!ec) {
+    stats_.endpoint(backend.key).pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
+    co_return true;
+  }
+  if (!pool::is_local_resource_exhaustion(ec)) report_dial_failure(backend, ec);
+  co_return false;
+}
+
+void Worker::give_back(tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
+                       pool::Checkout checkout) {
+  if (pool::EndpointPool* pool = pool_for(backend)) {
+    pool->release(std::move(socket), reuse, checkout);
+    return;
+  }
+  boost::system::error_code ignored;
+  socket.close(ignored);  // pooling off, or the endpoint left the set
+}
+
+boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(tcp::socket& backend, const tcp::socket& client,
+                                                                    pool::Checkout* checkout) {
   // The attempt keeps its own reference to the set, so a reload during a dial cannot pull it away.
   balance::BackendSetPtr set = balancer_.set();
   auto attempt = balancer_.start();
@@ -138,15 +185,15 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& ses
     balance::BackendPtr target = set->find(candidate->key);
     admin::EndpointStats& stats = stats_.endpoint(candidate->key);
     if (pool::EndpointPool* pool = pool_for(*candidate)) {
-      if (auto warm = pool->acquire()) {
-        session.backend = std::move(*warm);
+      if (auto warm = pool->acquire(checkout)) {
+        backend = std::move(*warm);
         co_return target;
       }
     } else {
       ++stats.pool->misses;  // pooling off (or draining): every client dials, which the metrics call a miss
     }
     const auto dial_started = std::chrono::steady_clock::now();
-    boost::system::error_code ec = co_await pool::dial(session.backend, candidate->address, options_.connect_timeout);
+    boost::system::error_code ec = co_await pool::dial(backend, candidate->address, options_.connect_timeout);
     if (!ec) {
       stats.pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
       co_return target;
@@ -154,7 +201,7 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(Session& ses
     // Out of descriptors here: every other endpoint would fail the same way, and none of them is to blame.
     if (pool::is_local_resource_exhaustion(ec)) break;
     report_dial_failure(*candidate, ec);
-    if (!session.client.is_open()) break;  // drained or closed while we were dialing
+    if (!client.is_open()) break;  // drained or closed while we were dialing
   }
   co_return nullptr;
 }
@@ -164,7 +211,7 @@ pool::EndpointPool* Worker::pool_for(const balance::Backend& backend) {
   return it == pools_.end() ? nullptr : it->second.get();
 }
 
-void Worker::report_dial_failure(balance::Backend& backend, const boost::system::error_code& error) {
+void Worker::report_dial_failure(const balance::Backend& backend, const boost::system::error_code& error) {
   ++stats_.endpoint(backend.key).connect_errors;
   if (auto set = balancer_.set()) {
     if (auto shared = set->find(backend.key)) health_.report_failure(shared, error);
@@ -185,6 +232,9 @@ void Worker::apply(balance::BackendSetPtr set) {
   if (options_.pool_max_per_endpoint > 0 && !draining_) {
     pool::PoolSettings settings{options_.pool_max_per_endpoint, options_.pool_max_idle, options_.connect_timeout,
                                 options_.monitor_interval};
+    // HTTP mode returns clean connections through release(), so a taken one needs no replacement dial.
+    settings.replace_taken = !http_mode_;
+    settings.idle_bytes_are_garbage = http_mode_;
     for (const balance::BackendPtr& backend : set->backends) {
       auto& pool = pools_[backend.get()];
       if (!pool) {
@@ -200,7 +250,7 @@ void Worker::apply(balance::BackendSetPtr set) {
   balancer_.reset(std::move(set));
   // Sessions to a removed endpoint get the grace period to finish, then are closed so clients move on.
   if (removed_any || std::any_of(sessions_.begin(), sessions_.end(), [&](Session* s) {
-        return balancer_.set()->find(s->target->key) == nullptr;
+        return s->target && balancer_.set()->find(s->target->key) == nullptr;
       })) {
     boost::asio::co_spawn(
         context_,
@@ -218,7 +268,7 @@ void Worker::close_sessions_of_removed_backends() {
   std::size_t closed = 0;
   // Copy: closing wakes the relays, which unregister their sessions later, not during this loop.
   for (Session* session : std::vector<Session*>(sessions_.begin(), sessions_.end())) {
-    if (set->find(session->target->key) == nullptr) {
+    if (session->target && set->find(session->target->key) == nullptr) {
       session->close();
       ++closed;
     }

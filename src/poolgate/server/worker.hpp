@@ -6,6 +6,7 @@
 #include "poolgate/balance/health_monitor.hpp"
 #include "poolgate/balance/round_robin.hpp"
 #include "poolgate/config/options.hpp"
+#include "poolgate/http/upstream.hpp"
 #include "poolgate/pool/endpoint_pool.hpp"
 #include "poolgate/relay/pipe_pool.hpp"
 #include "poolgate/relay/relay.hpp"
@@ -21,10 +22,10 @@
 
 namespace poolgate::server {
 
-class Worker {
+class Worker : private http::Upstream {
  public:
   Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -55,16 +56,32 @@ class Worker {
 
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client);
-  boost::asio::awaitable<balance::BackendPtr> connect_backend(Session& session);
+  // Connects `backend` to the next endpoint in turn (a warm pooled socket, else a dial), failing over; null when
+  // none could be reached. `checkout` (HTTP mode) records where the socket came from, for give_back().
+  boost::asio::awaitable<balance::BackendPtr> connect_backend(boost::asio::ip::tcp::socket& backend,
+                                                              const boost::asio::ip::tcp::socket& client,
+                                                              pool::Checkout* checkout = nullptr);
+  boost::asio::awaitable<void> serve_http(Session& session);
+
+  // http::Upstream, for HTTP mode's sessions on this thread.
+  boost::asio::awaitable<http::Lease> lease(boost::asio::ip::tcp::socket& socket,
+                                            const boost::asio::ip::tcp::socket& client) override;
+  boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,
+                                          const balance::Backend& backend) override;
+  void give_back(boost::asio::ip::tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
+                 pool::Checkout checkout) override;
+  admin::EndpointStats& stats_of(const balance::Backend& backend) override { return stats_.endpoint(backend.key); }
+
   void close_sessions_of_removed_backends();
   void schedule_sweep();
-  void report_dial_failure(balance::Backend& backend, const boost::system::error_code& error);
+  void report_dial_failure(const balance::Backend& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
   void count_bytes(Session& session);
   void schedule_bytes_publish();
 
   unsigned index_;
   const config::Options& options_;
+  const bool http_mode_;
   balance::HealthMonitor& health_;
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;

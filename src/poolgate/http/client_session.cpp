@@ -1,0 +1,452 @@
+#include "poolgate/http/client_session.hpp"
+
+#include "poolgate/http/message_rules.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <optional>
+
+namespace poolgate::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using boost::asio::ip::tcp;
+constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+
+constexpr std::size_t kHeaderLimit = 64 * 1024;  // a larger request header is refused with 431
+constexpr std::size_t kReadSize = 16 * 1024;
+constexpr std::size_t kBodyChunk = 32 * 1024;  // the most body bytes held per session at any moment
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+
+// How streaming one message from one socket to another ended.
+enum class Flow { done, source_failed, source_malformed, destination_failed };
+
+bool is_socket_error(const boost::system::error_code& ec) {
+  return ec.category() == boost::asio::error::get_system_category() || ec == boost::asio::error::eof ||
+         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
+}
+
+// Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
+// through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
+// first body bytes (usually already buffered), so a small message leaves in one write.
+template <bool isRequest>
+boost::asio::awaitable<Flow> stream_message(tcp::socket& from, boost::beast::flat_buffer& from_buffer,
+                                            bhttp::parser<isRequest, bhttp::buffer_body>& parser, tcp::socket& to,
+                                            std::array<char, kBodyChunk>& chunk, std::uint64_t& written) {
+  bhttp::serializer<isRequest, bhttp::buffer_body> serializer{parser.get()};
+  auto& body = parser.get().body();
+  while (!serializer.is_done()) {
+    if (parser.is_done()) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    } else {
+      body.data = chunk.data();
+      body.size = chunk.size();
+      // read_some, not read: a streamed response (a watch) must reach the client as it comes, not 32 KiB later.
+      auto [ec, n] = co_await bhttp::async_read_some(from, from_buffer, parser, use_tuple);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return is_socket_error(ec) ? Flow::source_failed : Flow::source_malformed;
+      body.size = chunk.size() - body.size;
+      // No data must be null, not empty: an empty buffer is serialized as a chunk of size 0, which in chunked
+      // coding is the end of the body.
+      body.data = body.size > 0 ? chunk.data() : nullptr;
+      body.more = !parser.is_done();
+    }
+    auto [ec, n] = co_await bhttp::async_write(to, serializer, use_tuple);
+    written += n;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return Flow::destination_failed;
+  }
+  co_return Flow::done;
+}
+
+// Closes the watched socket's pending operations when time runs out. Shared with the timer's handler, which
+// can run after the session is gone; the generation keeps a stale expiry from hitting a later phase.
+struct Deadline {
+  explicit Deadline(tcp::socket& socket) : timer(socket.get_executor()), watched(&socket) {}
+  boost::asio::steady_timer timer;
+  tcp::socket* watched;
+  std::uint64_t generation = 0;
+  bool expired = false;
+};
+
+void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after) {
+  const std::uint64_t generation = ++deadline->generation;
+  deadline->expired = false;
+  deadline->timer.expires_after(after);
+  deadline->timer.async_wait([deadline, generation](const boost::system::error_code& ec) {
+    if (ec || deadline->generation != generation || deadline->watched == nullptr) return;
+    deadline->expired = true;
+    boost::system::error_code ignored;
+    deadline->watched->cancel(ignored);
+  });
+}
+
+void disarm(Deadline& deadline) {
+  ++deadline.generation;
+  deadline.timer.cancel();
+}
+
+class ClientSession {
+ public:
+  ClientSession(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings, relay::PipePool& pipes,
+                admin::HttpRefusals& refusals)
+      : s_(sockets),
+        upstream_(upstream),
+        settings_(settings),
+        pipes_(pipes),
+        refusals_(refusals),
+        deadline_(std::make_shared<Deadline>(sockets.client)) {
+    boost::system::error_code ec;
+    const tcp::endpoint peer = s_.client.remote_endpoint(ec);
+    if (!ec) client_address_ = peer.address().to_string();
+  }
+  ~ClientSession() {
+    deadline_->watched = nullptr;
+    disarm(*deadline_);
+  }
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  boost::asio::awaitable<void> run();
+
+ private:
+  enum class HeaderOutcome { ready, closed, malformed, too_large, timed_out };
+
+  boost::asio::awaitable<HeaderOutcome> read_request_header(RequestParser& request);
+  // Forwards one request and its response. True: the client may send another.
+  boost::asio::awaitable<bool> exchange(RequestParser& request);
+  boost::asio::awaitable<bool> send_request(RequestParser& request, std::optional<ResponseParser>& response,
+                                            bool& nothing_received);
+  boost::asio::awaitable<bool> deliver_response(ResponseParser& response, unsigned client_version,
+                                                bool client_keep_alive, bool request_sent_whole);
+  boost::asio::awaitable<void> tunnel();
+  boost::asio::awaitable<void> refuse(bhttp::status status);
+  void drop_backend();
+
+  SessionSockets s_;
+  Upstream& upstream_;
+  const SessionSettings& settings_;
+  relay::PipePool& pipes_;
+  admin::HttpRefusals& refusals_;
+  std::shared_ptr<Deadline> deadline_;
+  std::string client_address_ = "unknown";
+  boost::beast::flat_buffer client_buffer_;   // read from the client, not yet parsed (pipelined requests wait here)
+  boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
+  std::array<char, kBodyChunk> chunk_;
+  pool::Checkout checkout_;  // of the backend connection in use
+};
+
+boost::asio::awaitable<void> ClientSession::run() {
+  for (;;) {
+    RequestParser request;
+    request.header_limit(kHeaderLimit);
+    request.body_limit(boost::none);  // bodies stream through chunk_, whatever their size
+    switch (co_await read_request_header(request)) {
+      case HeaderOutcome::ready:
+        break;
+      case HeaderOutcome::closed:
+        co_return;
+      case HeaderOutcome::malformed:
+        ++refusals_.malformed;
+        co_await refuse(bhttp::status::bad_request);
+        co_return;
+      case HeaderOutcome::too_large:
+        ++refusals_.header_too_large;
+        co_await refuse(bhttp::status::request_header_fields_too_large);
+        co_return;
+      case HeaderOutcome::timed_out:
+        ++refusals_.timed_out;
+        co_return;
+    }
+    if (!co_await exchange(request)) co_return;
+  }
+}
+
+boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request_header(RequestParser& request) {
+  bool started = client_buffer_.size() > 0;
+  arm(deadline_, started ? settings_.header_timeout : settings_.idle_timeout);
+  for (;;) {
+    if (client_buffer_.size() > 0) {
+      if (!started) {
+        started = true;
+        arm(deadline_, settings_.header_timeout);
+      }
+      const auto bytes = client_buffer_.data();
+      if (has_obsolete_line_folding({static_cast<const char*>(bytes.data()), bytes.size()})) {
+        co_return HeaderOutcome::malformed;
+      }
+      boost::beast::error_code ec;
+      client_buffer_.consume(request.put(bytes, ec));
+      if (ec == bhttp::error::header_limit) co_return HeaderOutcome::too_large;
+      if (ec && ec != bhttp::error::need_more) co_return HeaderOutcome::malformed;
+      if (request.is_header_done()) {
+        disarm(*deadline_);
+        co_return HeaderOutcome::ready;
+      }
+    }
+    auto [ec, n] = co_await s_.client.async_read_some(client_buffer_.prepare(kReadSize), use_tuple);
+    client_buffer_.commit(n);
+    if (deadline_->expired) co_return HeaderOutcome::timed_out;
+    if (ec) co_return HeaderOutcome::closed;  // gone, mid-header or between requests: nobody to answer
+  }
+}
+
+boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
+  auto& message = request.get();
+  // A Transfer-Encoding that does not end in chunked leaves the body's length unknowable (RFC 9112 6.3).
+  if (message.count(bhttp::field::transfer_encoding) > 0 && !request.chunked()) {
+    ++refusals_.malformed;
+    co_await refuse(bhttp::status::bad_request);
+    co_return false;
+  }
+  const unsigned client_version = message.version();
+  const bool client_keep_alive = request.keep_alive();
+  const bool wants_upgrade = request.upgrade();
+  const bool is_connect = message.method() == bhttp::verb::connect;
+  const bool retryable = is_idempotent_retry_candidate(message.method()) && request.is_done();
+  // The proxy answers "100 Continue" itself: the body is streamed only after the backend is chosen, and a
+  // client waiting for the backend's 100 while we wait for its body would stall both.
+  if (boost::beast::iequals(message[bhttp::field::expect], "100-continue")) {
+    message.erase(bhttp::field::expect);
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [ec, n] = co_await boost::asio::async_write(s_.client, boost::asio::buffer(kContinue), use_tuple);
+    if (ec) co_return false;
+  }
+  strip_hop_by_hop(message, wants_upgrade);
+  append_via(message, client_version);
+  append_forwarded_for(message, client_address_);
+  message.version(11);
+
+  const Lease lease = co_await upstream_.lease(s_.backend, s_.client);
+  if (!lease.backend) {
+    co_await refuse(bhttp::status::bad_gateway);
+    co_return false;
+  }
+  s_.target = lease.backend;
+  checkout_ = lease.checkout;
+  bool retried = false;
+
+  std::optional<ResponseParser> response;
+  bool sent_whole = false;
+  for (;;) {
+    admin::EndpointStats& stats = upstream_.stats_of(*s_.target);
+    ++stats.http_requests;
+    if (checkout_.used_before) ++stats.http_reused;
+    bool nothing_received = false;
+    sent_whole = co_await send_request(request, response, nothing_received);
+    if (sent_whole && response) break;
+    if (!s_.client.is_open() || !s_.backend.is_open()) {
+      // The client left while its request was on the way, or the worker closed the pair (drain, removal).
+      drop_backend();
+      co_return false;
+    }
+    // A reused connection the backend closed just before our request (its keep-alive timeout racing us): the
+    // request never reached it, so an idempotent one may go once more on a connection dialed now.
+    if (nothing_received && checkout_.used_before && retryable && !retried) {
+      retried = true;
+      ++stats.http_retries;
+      const balance::BackendPtr target = s_.target;
+      drop_backend();
+      s_.target = target;
+      if (co_await upstream_.dial_fresh(s_.backend, *target)) {
+        checkout_ = {};
+        continue;
+      }
+    }
+    ++stats.http_response_errors;
+    drop_backend();
+    co_await refuse(bhttp::status::bad_gateway);
+    co_return false;
+  }
+
+  ResponseParser& parsed = *response;
+  if (parsed.get().result() == bhttp::status::switching_protocols && !wants_upgrade) {
+    // A protocol switch nobody asked for: what follows cannot be framed as HTTP.
+    ++upstream_.stats_of(*s_.target).http_response_errors;
+    drop_backend();
+    co_await refuse(bhttp::status::bad_gateway);
+    co_return false;
+  }
+  const bool switching = (wants_upgrade && parsed.get().result() == bhttp::status::switching_protocols) ||
+                         (is_connect && bhttp::to_status_class(parsed.get().result()) == bhttp::status_class::successful);
+  if (switching) {
+    strip_hop_by_hop(parsed.get(), wants_upgrade);
+    append_via(parsed.get(), parsed.get().version());
+    std::uint64_t written = 0;
+    if (co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, chunk_, written) != Flow::done) {
+      drop_backend();
+      co_return false;
+    }
+    s_.bytes.to_client += written;
+    co_await tunnel();
+    co_return false;
+  }
+  if (is_connect) {
+    // A refused CONNECT: its body (if any) was skipped, so the connection's framing is lost; close both.
+    parsed.get().keep_alive(false);
+  }
+  co_return co_await deliver_response(parsed, client_version, client_keep_alive && !is_connect, sent_whole);
+}
+
+// Sends the request (header and body) on s_.backend and reads the final response's header into `response`;
+// interim 1xx responses go to the client on the way. False when either side failed; `nothing_received` then
+// says whether the backend answered nothing at all (the request may be retried).
+boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request, std::optional<ResponseParser>& response,
+                                                         bool& nothing_received) {
+  response.reset();
+  const Flow sent = co_await stream_message(s_.client, client_buffer_, request, s_.backend, chunk_, s_.bytes.to_backend);
+  if (sent == Flow::source_failed || sent == Flow::source_malformed) {
+    // The client's body broke off or was malformed (a bad chunk size): the backend holds half a request.
+    if (sent == Flow::source_malformed) {
+      ++refusals_.malformed;
+      drop_backend();
+      co_await refuse(bhttp::status::bad_request);
+    }
+    boost::system::error_code ignored;
+    s_.client.close(ignored);
+    co_return false;
+  }
+  if (sent == Flow::destination_failed) {
+    nothing_received = true;
+    co_return false;
+  }
+  const bool head = request.get().method() == bhttp::verb::head;
+  const bool connect = request.get().method() == bhttp::verb::connect;
+  for (;;) {
+    response.emplace();
+    response->header_limit(kHeaderLimit);
+    response->body_limit(boost::none);
+    // No body follows the header of an answer to HEAD, nor of a successful CONNECT (the tunnel starts there).
+    if (head || connect) response->skip(true);
+    auto [ec, n] = co_await bhttp::async_read_header(s_.backend, backend_buffer_, *response, use_tuple);
+    if (ec) {
+      nothing_received = ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset;
+      response.reset();
+      co_return false;
+    }
+    const unsigned status = response->get().result_int();
+    if (status >= 200 || status == 101) co_return true;
+    // 100 Continue, 103 Early Hints: passed on; the final response follows on the same connection.
+    strip_hop_by_hop(response->get(), false);
+    std::uint64_t written = 0;
+    const Flow interim = co_await stream_message(s_.backend, backend_buffer_, *response, s_.client, chunk_, written);
+    s_.bytes.to_client += written;
+    if (interim != Flow::done) co_return false;
+  }
+}
+
+boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& response, unsigned client_version,
+                                                             bool client_keep_alive, bool request_sent_whole) {
+  auto& message = response.get();
+  const bool backend_keep_alive = response.keep_alive();
+  bool close_client = !client_keep_alive || response.need_eof();
+  if (client_version < 11 && response.chunked()) {
+    // An HTTP/1.0 client does not know chunked coding: send the body as it is and mark its end by closing.
+    message.chunked(false);
+    close_client = true;
+  }
+  strip_hop_by_hop(message, false);
+  append_via(message, message.version());
+  if (close_client) {
+    message.set(bhttp::field::connection, "close");
+  } else if (client_version < 11) {
+    message.set(bhttp::field::connection, "keep-alive");
+  }
+  std::uint64_t written = 0;
+  const Flow flow = co_await stream_message(s_.backend, backend_buffer_, response, s_.client, chunk_, written);
+  s_.bytes.to_client += written;
+  if (flow != Flow::done) {
+    // The backend broke off or sent garbage after the header (too late for a 502), or the client left.
+    if (flow != Flow::destination_failed) ++upstream_.stats_of(*s_.target).http_response_errors;
+    drop_backend();
+    co_return false;
+  }
+  // Reusable only if this exchange ended exactly at a message boundary on both sides of the backend connection.
+  const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
+  if (reusable) {
+    upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::reusable, checkout_);
+    s_.target = nullptr;
+    checkout_ = {};
+  } else {
+    drop_backend();
+  }
+  co_return !close_client;
+}
+
+boost::asio::awaitable<void> ClientSession::tunnel() {
+  // Bytes that arrived behind the request (from the client) or behind the 101 header (from the backend) belong
+  // to the new protocol: deliver them before the relay takes over.
+  for (auto [buffer, from_client] : {std::pair{&client_buffer_, true}, std::pair{&backend_buffer_, false}}) {
+    if (buffer->size() == 0) continue;
+    tcp::socket& to = from_client ? s_.backend : s_.client;
+    auto [ec, n] = co_await boost::asio::async_write(to, buffer->data(), use_tuple);
+    (from_client ? s_.bytes.to_backend : s_.bytes.to_client) += n;
+    buffer->consume(buffer->size());
+    if (ec) {
+      drop_backend();
+      co_return;
+    }
+  }
+  relay::RelayTotals tunnelled;
+  co_await relay::relay(s_.client, s_.backend, pipes_, tunnelled);
+  s_.bytes.to_backend += tunnelled.to_backend;
+  s_.bytes.to_client += tunnelled.to_client;
+  drop_backend();  // already closed by the relay; this hands its pool slot back
+}
+
+boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
+  bhttp::response<bhttp::string_body> answer{status, 11};
+  answer.set(bhttp::field::server, kViaName);
+  answer.set(bhttp::field::content_type, "text/plain");
+  answer.keep_alive(false);
+  answer.body() = std::string(bhttp::obsolete_reason(status)) + "\n";
+  answer.prepare_payload();
+  auto [ec, n] = co_await bhttp::async_write(s_.client, answer, use_tuple);
+  s_.bytes.to_client += n;
+  boost::system::error_code ignored;
+  // FIN first: closing with the rest of a refused request unread would reset, and might destroy the answer.
+  s_.client.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void ClientSession::drop_backend() {
+  if (s_.target) {
+    upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::discard, checkout_);
+  } else {
+    boost::system::error_code ignored;
+    s_.backend.close(ignored);
+  }
+  s_.target = nullptr;
+  checkout_ = {};
+  backend_buffer_.clear();
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
+                                          relay::PipePool& pipes, admin::HttpRefusals& refusals) {
+  {
+    ClientSession session(sockets, upstream, settings, pipes, refusals);
+    co_await session.run();
+  }
+  boost::system::error_code ignored;
+  sockets.client.shutdown(tcp::socket::shutdown_send, ignored);
+  sockets.client.close(ignored);
+  if (sockets.backend.is_open()) sockets.backend.close(ignored);
+}
+
+}  // namespace poolgate::http

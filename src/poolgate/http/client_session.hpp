@@ -1,0 +1,37 @@
+// HTTP mode's life of one client connection: read each request (Beast's parser), forward it to a pooled backend
+// connection, stream the response back, and return the connection to the pool only when the response ended
+// cleanly. Upgrade and CONNECT switch the pair to the TCP relay.
+#pragma once
+
+#include "poolgate/admin/stats.hpp"
+#include "poolgate/balance/backend.hpp"
+#include "poolgate/config/duration.hpp"
+#include "poolgate/http/upstream.hpp"
+#include "poolgate/relay/pipe_pool.hpp"
+#include "poolgate/relay/relay.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace poolgate::http {
+
+struct SessionSettings {
+  config::Duration idle_timeout = std::chrono::seconds(60);    // waiting for the first byte of a request
+  config::Duration header_timeout = std::chrono::seconds(10);  // from that byte to the end of the header
+};
+
+// The sockets and the current endpoint live in the caller (the worker), which may close them from outside
+// (drain, endpoint removal); `target` names the endpoint of the request in flight, null between requests.
+struct SessionSockets {
+  boost::asio::ip::tcp::socket& client;
+  boost::asio::ip::tcp::socket& backend;
+  balance::BackendPtr& target;
+  relay::RelayTotals& bytes;
+};
+
+// Serves requests until the client leaves, asks to close, times out, sends something malformed, or switches
+// protocols and the tunnel ends. Closes the client on return; backend connections go back through `upstream`.
+boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
+                                          relay::PipePool& pipes, admin::HttpRefusals& refusals);
+
+}  // namespace poolgate::http

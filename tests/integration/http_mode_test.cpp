@@ -1,0 +1,243 @@
+// HTTP mode: requests forwarded whole, in order, over backend connections reused only at clean message
+// boundaries, against a scripted backend and a real nginx.
+#include "http_fixture.hpp"
+#include "support/nginx.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace poolgate::test {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+HttpRequestMessage make_post(std::string_view target, std::string body) {
+  HttpRequestMessage request{bhttp::verb::post, target, 11};
+  request.set(bhttp::field::host, "poolgate.test");
+  request.body() = std::move(body);
+  return request;
+}
+
+std::string pattern(std::size_t size) {
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>('a' + i % 26);
+  return bytes;
+}
+
+TEST_F(HttpModeTest, ThreeHundredOneRequestClientsAreServedOverAtMostPoolMaxNginxConnections) {
+  NginxBackend nginx(temp_dir_ / "nginx");
+  start_http_proxy(nginx.address(), {"--pool-max-per-endpoint", "4"});
+
+  std::mutex mutex;
+  std::set<std::string> nginx_connections;
+  std::size_t answered = 0;
+  auto one_request_clients = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      HttpConnection client = connect_http();
+      const auto response = client.exchange(make_get("/"));
+      std::lock_guard lock(mutex);
+      if (!response || response->result() != bhttp::status::ok) continue;
+      ++answered;
+      nginx_connections.insert(response->body());
+    }
+  };
+  std::thread second(one_request_clients, 100), third(one_request_clients, 100);
+  one_request_clients(100);
+  second.join();
+  third.join();
+
+  EXPECT_EQ(answered, 300u);
+  EXPECT_LE(nginx_connections.size(), 4u) << "backend connections were not reused across clients";
+  EXPECT_EQ(counter("poolgate_http_requests_total"), 300);
+  EXPECT_GE(counter("poolgate_http_reused_connections_total"), 290);
+}
+
+TEST_F(HttpModeTest, AKeepAliveClientIsServedOverTheWarmNginxConnections) {
+  NginxBackend nginx(temp_dir_ / "nginx");
+  start_http_proxy(nginx.address(), {"--pool-max-per-endpoint", "2"});
+  HttpConnection client = connect_http();
+  std::set<std::string> nginx_connections;
+  for (int i = 0; i < 50; ++i) {
+    const auto response = client.exchange(make_get("/"));
+    ASSERT_TRUE(response && response->result() == bhttp::status::ok) << "request " << i;
+    nginx_connections.insert(response->body());
+  }
+  EXPECT_LE(nginx_connections.size(), 2u);
+}
+
+TEST_F(HttpModeTest, PostBodiesArriveWholeWithContentLengthAndWithChunkedCoding) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+
+  const std::string large = pattern(3 * 1024 * 1024 + 7);
+  const auto by_length = client.exchange(make_post("/echo", large));
+  ASSERT_TRUE(by_length.has_value());
+  EXPECT_EQ(by_length->body().size(), large.size());
+  EXPECT_TRUE(by_length->body() == large) << "the body arrived changed";
+
+  HttpRequestMessage chunked = make_post("/echo?chunked", pattern(200000));
+  chunked.chunked(true);
+  const auto by_chunks = client.exchange(chunked);
+  ASSERT_TRUE(by_chunks.has_value());
+  EXPECT_TRUE(by_chunks->chunked()) << "a chunked response lost its coding";
+  EXPECT_TRUE(by_chunks->body() == pattern(200000));
+
+  ASSERT_TRUE(client.send_raw("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"));
+  const auto hand_chunked = client.read_response();
+  ASSERT_TRUE(hand_chunked.has_value());
+  EXPECT_EQ(hand_chunked->body(), "hello world");
+}
+
+TEST_F(HttpModeTest, PipelinedRequestsAreAnsweredInOrder) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  std::string pipeline;
+  for (const std::string body : {"first", "second", "third"}) {
+    pipeline += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  ASSERT_TRUE(client.send_raw(pipeline));
+  for (const std::string expected : {"first", "second", "third"}) {
+    const auto response = client.read_response();
+    ASSERT_TRUE(response.has_value()) << "no answer for " << expected;
+    EXPECT_EQ(response->body(), expected);
+  }
+}
+
+TEST_F(HttpModeTest, HeadGetsTheHeaderWithoutABodyAndTheConnectionStaysInStep) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  HttpRequestMessage head = make_get("/hello");
+  head.method(bhttp::verb::head);
+  const auto headers_only = client.exchange(head);
+  ASSERT_TRUE(headers_only.has_value());
+  EXPECT_EQ(headers_only->result(), bhttp::status::ok);
+  EXPECT_NE((*headers_only)[bhttp::field::content_length], "0");
+  EXPECT_TRUE(headers_only->body().empty());
+
+  const auto next = client.exchange(make_get("/hello"));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body().rfind("conn=", 0), 0u) << "the next answer is out of step: " << next->body();
+}
+
+TEST_F(HttpModeTest, ABackendConnectionCloseIsHonouredAndThatConnectionNeverReused) {
+  HttpBackend backend;
+  start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "1"});
+  ASSERT_TRUE(wait_until([&] { return backend.connections_accepted() == 1; }, 5s)) << "the pool never warmed up";
+  HttpConnection client = connect_http();
+
+  const auto closing = client.exchange(make_get("/close"));
+  ASSERT_TRUE(closing.has_value());
+  EXPECT_EQ(closing->body(), "closing");
+  for (int i = 0; i < 3; ++i) {
+    const auto after = client.exchange(make_get("/hello"));
+    ASSERT_TRUE(after.has_value()) << "the client connection did not survive the backend's close";
+    EXPECT_EQ(after->body().rfind("conn=1 ", 0), std::string::npos) << "the closed connection was used again";
+  }
+  EXPECT_EQ(counter("poolgate_http_retries_total"), 0);
+  EXPECT_EQ(counter("poolgate_http_response_errors_total"), 0);
+}
+
+TEST_F(HttpModeTest, AClientLeavingMidResponseLeaksNoBytesIntoAnotherClientsAnswer) {
+  HttpBackend backend;
+  start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "1"});
+  {
+    HttpConnection leaver = connect_http();
+    ASSERT_TRUE(leaver.send(make_get("/big?bytes=16777216")));
+    ASSERT_TRUE(leaver.read_raw(4096).has_value());
+  }  // gone with most of 16 MiB still on the way
+  for (int i = 0; i < 5; ++i) {
+    HttpConnection next = connect_http();
+    const auto response = next.exchange(make_get("/hello"));
+    ASSERT_TRUE(response.has_value()) << "request " << i;
+    EXPECT_EQ(response->result(), bhttp::status::ok);
+    EXPECT_EQ(response->body().rfind("conn=", 0), 0u) << "foreign bytes in the answer: " << response->body().substr(0, 40);
+  }
+  EXPECT_GE(backend.connections_accepted(), 2u) << "the interrupted connection must not be reused";
+}
+
+TEST_F(HttpModeTest, AnUpgradeSwitchesTheClientToATunnelWithItsBackendConnection) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  ASSERT_TRUE(client.send_raw("GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: test-protocol\r\n\r\n"));
+  const auto switching = client.read_response();
+  ASSERT_TRUE(switching.has_value());
+  EXPECT_EQ(switching->result(), bhttp::status::switching_protocols);
+  EXPECT_EQ((*switching)[bhttp::field::upgrade], "test-protocol");
+
+  for (const std::string& payload : std::vector<std::string>{"ping", std::string(100000, 'x'), "not HTTP at all\r\n\r\n"}) {
+    ASSERT_TRUE(client.send_raw(payload));
+    EXPECT_EQ(client.read_raw(payload.size()), payload);
+  }
+}
+
+TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnceOthersNever) {
+  HttpBackend backend;
+  start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "2"});
+  ASSERT_TRUE(wait_until([&] { return backend.connections_accepted() == 2; }, 5s)) << "the pool never warmed up";
+  backend.close_silently_after(1);
+  HttpConnection client = connect_http();
+  // The two warm connections serve one request each; the third request meets a used one, which the backend
+  // closes on receiving it.
+  for (int i = 0; i < 3; ++i) {
+    const auto response = client.exchange(make_get("/hello"));
+    ASSERT_TRUE(response.has_value()) << "request " << i;
+    EXPECT_EQ(response->result(), bhttp::status::ok) << "request " << i;
+  }
+  EXPECT_EQ(counter("poolgate_http_retries_total"), 1);
+
+  // A POST on a used connection meets the same fate and is not sent again.
+  HttpConnection poster = connect_http();
+  const auto posted = poster.exchange(make_post("/echo", "once"));
+  ASSERT_TRUE(posted.has_value());
+  EXPECT_EQ(posted->result(), bhttp::status::bad_gateway);
+  EXPECT_EQ(counter("poolgate_http_retries_total"), 1);
+  EXPECT_EQ(counter("poolgate_http_response_errors_total"), 1);
+}
+
+TEST_F(HttpModeTest, AnHttp10ClientGetsItsAnswerAndTheConnectionEnds) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  ASSERT_TRUE(client.send_raw("GET /echo?chunked HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response.has_value());
+  // 1.0 knows no chunked coding: the body comes as it is and the close marks its end.
+  EXPECT_FALSE(response->chunked());
+  EXPECT_EQ(response->body(), "hello");
+  EXPECT_TRUE(client.closed_by_peer(5s));
+}
+
+TEST_F(HttpModeTest, ForwardingAddsViaAndXForwardedForAndStripsHopByHopFields) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  HttpRequestMessage request = make_get("/headers");
+  request.set(bhttp::field::connection, "keep-alive, X-Hop");
+  request.set("X-Hop", "secret");
+  request.set(bhttp::field::keep_alive, "timeout=5");
+  request.set(bhttp::field::te, "trailers");
+  request.set(bhttp::field::via, "1.0 upstream");
+  request.set("X-Forwarded-For", "10.1.1.1");
+  request.set("X-End-To-End", "kept");
+  const auto response = client.exchange(request);
+  ASSERT_TRUE(response.has_value());
+  const std::string& seen = response->body();
+  EXPECT_NE(seen.find("X-Forwarded-For: 10.1.1.1, 127.0.0.1\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("Via: 1.0 upstream, 1.1 poolgate\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("X-End-To-End: kept\n"), std::string::npos) << seen;
+  for (const char* hop : {"X-Hop:", "Keep-Alive:", "TE:", "Connection:"}) {
+    EXPECT_EQ(seen.find(hop), std::string::npos) << hop << " reached the backend:\n" << seen;
+  }
+  EXPECT_EQ((*response)[bhttp::field::via], "1.1 poolgate");
+}
+
+}  // namespace
+}  // namespace poolgate::test

@@ -1,0 +1,79 @@
+#include "poolgate/http/message_rules.hpp"
+
+#include <gtest/gtest.h>
+
+namespace poolgate::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
+  bhttp::fields fields;
+  fields.insert(bhttp::field::connection, "keep-alive, X-Private");
+  fields.insert(bhttp::field::connection, "x-other");
+  fields.set("X-Private", "1");
+  fields.set("X-Other", "2");
+  fields.set(bhttp::field::keep_alive, "timeout=5");
+  fields.set(bhttp::field::proxy_connection, "keep-alive");
+  fields.set(bhttp::field::te, "trailers");
+  fields.set(bhttp::field::upgrade, "websocket");
+  fields.set(bhttp::field::transfer_encoding, "chunked");
+  fields.set("X-End-To-End", "3");
+
+  strip_hop_by_hop(fields, false);
+
+  for (std::string_view gone : {"Connection", "X-Private", "X-Other", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade"}) {
+    EXPECT_EQ(fields.count(gone), 0u) << gone;
+  }
+  // Framing stays: the proxy re-frames the body with the same coding.
+  EXPECT_EQ(fields[bhttp::field::transfer_encoding], "chunked");
+  EXPECT_EQ(fields["X-End-To-End"], "3");
+}
+
+TEST(StripHopByHop, KeepsUpgradeAndAsksForItWhenTheProtocolSwitchIsForwarded) {
+  bhttp::fields fields;
+  fields.set(bhttp::field::connection, "Upgrade, X-Private");
+  fields.set(bhttp::field::upgrade, "SPDY/3.1");
+  fields.set("X-Private", "1");
+  strip_hop_by_hop(fields, true);
+  EXPECT_EQ(fields[bhttp::field::upgrade], "SPDY/3.1");
+  EXPECT_EQ(fields[bhttp::field::connection], "upgrade");
+  EXPECT_EQ(fields.count("X-Private"), 0u);
+}
+
+TEST(Forwarding, ViaAndXForwardedForAppendToWhatEarlierHopsWrote) {
+  bhttp::fields fields;
+  append_via(fields, 11);
+  append_forwarded_for(fields, "10.0.0.7");
+  EXPECT_EQ(fields[bhttp::field::via], "1.1 poolgate");
+  EXPECT_EQ(fields["X-Forwarded-For"], "10.0.0.7");
+
+  append_via(fields, 10);
+  append_forwarded_for(fields, "::1");
+  EXPECT_EQ(fields[bhttp::field::via], "1.1 poolgate, 1.0 poolgate");
+  EXPECT_EQ(fields["X-Forwarded-For"], "10.0.0.7, ::1");
+}
+
+TEST(ObsoleteLineFolding, IsFoundOnlyInsideTheHeaderSection) {
+  EXPECT_TRUE(has_obsolete_line_folding("GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n"));
+  EXPECT_TRUE(has_obsolete_line_folding("GET / HTTP/1.1\r\nX-A: a\r\n\tb\r\n\r\n"));
+  EXPECT_TRUE(has_obsolete_line_folding("GET / HTTP/1.1\r\nX-A: a\r\n b"));  // header still arriving
+  EXPECT_FALSE(has_obsolete_line_folding("GET / HTTP/1.1\r\nX-A: a b\r\n\r\n"));
+  // A body (or the next pipelined request) may hold anything.
+  EXPECT_FALSE(has_obsolete_line_folding("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n\r\n ab"));
+  EXPECT_FALSE(has_obsolete_line_folding("GET / HTTP/1.1\r\n"));
+  EXPECT_FALSE(has_obsolete_line_folding(""));
+}
+
+TEST(Retry, OnlyGetHeadAndOptionsAreCandidates) {
+  EXPECT_TRUE(is_idempotent_retry_candidate(bhttp::verb::get));
+  EXPECT_TRUE(is_idempotent_retry_candidate(bhttp::verb::head));
+  EXPECT_TRUE(is_idempotent_retry_candidate(bhttp::verb::options));
+  for (auto method : {bhttp::verb::post, bhttp::verb::put, bhttp::verb::patch, bhttp::verb::delete_,
+                      bhttp::verb::connect}) {
+    EXPECT_FALSE(is_idempotent_retry_candidate(method)) << bhttp::to_string(method);
+  }
+}
+
+}  // namespace
+}  // namespace poolgate::http
