@@ -463,6 +463,27 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenTheCapCountsLentConnectionsAndAMissD
   EXPECT_TRUE(again.used_before);
 }
 
+TEST_F(EndpointPoolTest, KeepAliveSettingsHandOutTheNewestAndWatchAGivenBackConnectionOnceItSettles) {
+  auto pool = make_pool(keep_alive_settings(settings_with_max(4)));
+  unit::SocketPair older = unit::connected_pair(io_);
+  unit::SocketPair newer = unit::connected_pair(io_);
+  const std::uint16_t newer_port = unit::local_port(newer.client);
+  pool->release(std::move(older.client), Reuse::reusable);
+  pool->release(std::move(newer.client), Reuse::reusable);
+
+  Checkout checkout;
+  std::optional<tcp::socket> taken = pool->acquire(&checkout);
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(unit::local_port(*taken), newer_port) << "the most recently returned connection comes first";
+  pool->release(std::move(*taken), Reuse::reusable, checkout);
+
+  // The backend closes the older one while it idles: noticed once the lazy watcher is armed, not sooner.
+  older.server.close();
+  ASSERT_TRUE(run_until([&] { return pool->counters().evicted_closed_by_peer == 1u; }))
+      << "a closed idle connection was never noticed";
+  EXPECT_EQ(pool->idle_count(), 1u);
+}
+
 TEST_F(EndpointPoolTest, IdleBytesAreGarbageEvictsAConnectionThatSpeaksUnasked) {
   PoolSettings settings = settings_with_max(1);
   settings.replace_taken = false;

@@ -14,8 +14,21 @@ namespace {
 // A connection the backend closes sooner than this after the dial counts as an early close.
 constexpr auto kEarlyCloseAge = std::chrono::seconds(1);
 constexpr auto kFirstRefillDelay = std::chrono::milliseconds(100);
+// watch_lazily: how long a given-back connection stays unwatched. A backend's keep-alive timeout is seconds at
+// the least, so it cannot close a connection in this window unless it is going away, and then the request that
+// meets the closed connection is retried (idempotent) or answered 502, as in haproxy and nginx.
+constexpr auto kLazyWatchDelay = std::chrono::milliseconds(200);
 
 }  // namespace
+
+PoolSettings keep_alive_settings(PoolSettings base) {
+  base.replace_taken = false;
+  base.idle_bytes_are_garbage = true;
+  base.poll_on_handout = false;
+  base.watch_lazily = true;
+  base.newest_first = true;
+  return base;
+}
 
 struct EndpointPool::IdleConnection {
   explicit IdleConnection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
@@ -36,6 +49,7 @@ EndpointPool::EndpointPool(boost::asio::any_io_executor executor, balance::Backe
       on_dial_failure_(std::move(on_dial_failure)),
       target_(std::min(2u, settings.max_per_endpoint)),
       refill_timer_(executor_),
+      lazy_watch_timer_(executor_),
       counters_holder_(counters ? std::move(counters) : std::make_shared<PoolCounters>()),
       counters_(*counters_holder_) {}
 
@@ -47,14 +61,21 @@ bool EndpointPool::usable_now(boost::asio::ip::tcp::socket& socket) const {
 
 std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* checkout) {
   while (!idle_.empty()) {
-    IdleConnectionPtr connection = std::move(idle_.front());
-    idle_.pop_front();
+    IdleConnectionPtr connection;
+    if (settings_.newest_first) {
+      connection = std::move(idle_.back());
+      idle_.pop_back();
+    } else {
+      connection = std::move(idle_.front());
+      idle_.pop_front();
+    }
     counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
     connection->in_pool = false;
     boost::system::error_code ignored;
-    connection->socket.cancel(ignored);  // the idle watcher must not outlive the pool's ownership
+    // The idle watcher must not outlive the pool's ownership.
+    if (connection->watching) connection->socket.cancel(ignored);
     // The watcher may not have run yet for a close that already arrived: check the socket itself.
-    if (!usable_now(connection->socket)) {
+    if (settings_.poll_on_handout && !usable_now(connection->socket)) {
       backend_->release_pool_slot();
       ++counters_.evicted_closed_by_peer;
       connection->socket.close(ignored);
@@ -82,7 +103,7 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* chec
 void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse, Checkout checkout) {
   const bool holds_slot = checkout.from_pool && !settings_.replace_taken;
   if (holds_slot) --lent_;
-  if (reuse == Reuse::reusable && !closed_ && usable_now(socket) &&
+  if (reuse == Reuse::reusable && !closed_ && (!settings_.poll_on_handout || usable_now(socket)) &&
       (holds_slot || backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint)))) {
     adopt(std::move(socket), true);
     return;
@@ -138,7 +159,39 @@ void EndpointPool::adopt(boost::asio::ip::tcp::socket socket, bool used) {
   connection->used = used;
   idle_.push_back(connection);
   counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
-  watch(connection);
+  if (settings_.watch_lazily && used) {
+    schedule_lazy_watch();
+  } else {
+    watch(connection);
+  }
+}
+
+void EndpointPool::schedule_lazy_watch() {
+  if (lazy_watch_scheduled_ || closed_) return;
+  lazy_watch_scheduled_ = true;
+  lazy_watch_timer_.expires_after(kLazyWatchDelay);
+  std::weak_ptr<EndpointPool> weak_self = weak_from_this();
+  lazy_watch_timer_.async_wait([weak_self](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak_self.lock()) {
+      self->lazy_watch_scheduled_ = false;
+      self->watch_the_settled();
+    }
+  });
+}
+
+void EndpointPool::watch_the_settled() {
+  const auto settled_before = Clock::now() - kLazyWatchDelay / 2;
+  bool unsettled = false;
+  for (const IdleConnectionPtr& connection : idle_) {
+    if (connection->watching) continue;
+    if (connection->idle_since <= settled_before) {
+      watch(connection);
+    } else {
+      unsettled = true;
+    }
+  }
+  if (unsettled) schedule_lazy_watch();
 }
 
 void EndpointPool::watch(const IdleConnectionPtr& connection) {
@@ -227,6 +280,7 @@ void EndpointPool::shutdown(bool endpoint_removed) {
   if (closed_) return;
   closed_ = true;
   refill_timer_.cancel();
+  lazy_watch_timer_.cancel();
   const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());
   for (const IdleConnectionPtr& connection : snapshot) {
     admin::LocalCounter ignored_count;

@@ -33,7 +33,20 @@ struct PoolSettings {
   // HTTP mode: an idle connection with bytes queued is broken (no request was sent, so nothing may arrive),
   // never a banner to keep for the client.
   bool idle_bytes_are_garbage = false;
+  // Whether acquire() and release() poll each socket before trusting it. The idle watcher already sees a close
+  // once the event loop turns; the poll also catches one that arrived in the same turn. TCP mode needs that:
+  // a client's first bytes (a TLS hello) cannot be sent twice. HTTP mode retries an idempotent request on a
+  // fresh connection instead, like haproxy and nginx, and saves two syscalls per request.
+  bool poll_on_handout = true;
+  // HTTP mode: a connection given back is usually taken again within microseconds, so it is watched only once
+  // it has stayed idle a while (arming a watcher costs an epoll_ctl), and the newest is handed out first so
+  // the busy ones stay warm and the rest can expire.
+  bool watch_lazily = false;
+  bool newest_first = false;
 };
+
+// The settings of HTTP mode's keep-alive pool, on top of `base`'s limits and timeouts.
+PoolSettings keep_alive_settings(PoolSettings base);
 
 // Written only by the pool's own worker thread, read by the admin thread at scrape time (see admin/counters.hpp).
 // The worker keeps one per endpoint and hands it to each pool it makes for that endpoint, so the totals outlive
@@ -105,6 +118,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   void adopt(boost::asio::ip::tcp::socket socket, bool used);
   bool usable_now(boost::asio::ip::tcp::socket& socket) const;
   void watch(const IdleConnectionPtr& connection);
+  void schedule_lazy_watch();
+  void watch_the_settled();
   void on_watch_event(const IdleConnectionPtr& connection);
   void evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter);
   void schedule_refill_after_early_close(Clock::duration age);
@@ -127,6 +142,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   unsigned early_closes_ = 0;
   boost::asio::steady_timer refill_timer_;
   bool refill_scheduled_ = false;
+  boost::asio::steady_timer lazy_watch_timer_;
+  bool lazy_watch_scheduled_ = false;
   std::shared_ptr<PoolCounters> counters_holder_;
   PoolCounters& counters_;
 };

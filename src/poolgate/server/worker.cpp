@@ -233,8 +233,7 @@ void Worker::apply(balance::BackendSetPtr set) {
     pool::PoolSettings settings{options_.pool_max_per_endpoint, options_.pool_max_idle, options_.connect_timeout,
                                 options_.monitor_interval};
     // HTTP mode returns clean connections through release(), so a taken one needs no replacement dial.
-    settings.replace_taken = !http_mode_;
-    settings.idle_bytes_are_garbage = http_mode_;
+    if (http_mode_) settings = pool::keep_alive_settings(settings);
     for (const balance::BackendPtr& backend : set->backends) {
       auto& pool = pools_[backend.get()];
       if (!pool) {
