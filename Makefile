@@ -7,7 +7,7 @@ JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 RUN_PORT       ?= 6443
 
-.PHONY: deps build test test-sanitize test-tsan run bench-build bench compare clean
+.PHONY: deps build test test-sanitize test-tsan run bench-build bench compare compare-http clean
 
 deps:
 	@bash scripts/deps.sh
@@ -48,6 +48,12 @@ bench: bench-build
 compare: build
 	@bash scripts/deps.sh --bench
 	@/usr/bin/python3 bench/compare.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_ARGS)
+	@/usr/bin/python3 bench/compare_http.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_HTTP_ARGS)
+
+# Only the HTTP-mode rows (poolgate --mode http against haproxy mode http and nginx proxy_pass keepalive).
+compare-http: build
+	@bash scripts/deps.sh --bench
+	@/usr/bin/python3 bench/compare_http.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_HTTP_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR)
