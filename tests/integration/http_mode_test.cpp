@@ -178,6 +178,18 @@ TEST_F(HttpModeTest, AnUpgradeSwitchesTheClientToATunnelWithItsBackendConnection
   }
 }
 
+TEST_F(HttpModeTest, ASuccessfulConnectBecomesATunnel) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  HttpConnection client = connect_http();
+  ASSERT_TRUE(client.send_raw("CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n"));
+  const auto established = client.read_response(true);  // a 2xx to CONNECT has no body
+  ASSERT_TRUE(established.has_value());
+  EXPECT_EQ(established->result(), bhttp::status::ok);
+  ASSERT_TRUE(client.send_raw("\x16\x03\x01 raw tunnel bytes"));
+  EXPECT_EQ(client.read_raw(20), std::string("\x16\x03\x01 raw tunnel bytes"));
+}
+
 TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnceOthersNever) {
   HttpBackend backend;
   start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "2"});

@@ -136,6 +136,11 @@ void HttpBackend::accept_loop() {
           write_big(*socket, std::stoull(target.substr(11)), request.version(), ec);
           if (ec) break;
           continue;
+        } else if (request.method() == bhttp::verb::connect) {
+          bhttp::response<bhttp::empty_body> established{bhttp::status::ok, 11};
+          bhttp::write(*socket, established, ec);
+          if (!ec) echo_raw(*socket, buffer);
+          break;
         } else if (target == "/upgrade") {
           bhttp::response<bhttp::empty_body> switching{bhttp::status::switching_protocols, 11};
           switching.set(bhttp::field::upgrade, "test-protocol");

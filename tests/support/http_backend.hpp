@@ -19,6 +19,7 @@ namespace poolgate::test {
 //   /close          200 "closing" with Connection: close, then the connection is closed
 //   /big?bytes=N    200 with N bytes ('a'..'z' repeating), written in 64 KiB pieces
 //   /upgrade        101 Switching Protocols (Upgrade: test-protocol), then echoes raw bytes until EOF
+//   CONNECT x       200, then echoes raw bytes until EOF (a forward proxy's tunnel)
 //   anything else   404
 class HttpBackend {
  public:

@@ -1,16 +1,14 @@
 #include "poolgate/http/client_session.hpp"
 
+#include "poolgate/http/deadline.hpp"
 #include "poolgate/http/message_rules.hpp"
+#include "poolgate/http/message_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -26,80 +24,9 @@ constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 constexpr std::size_t kHeaderLimit = 64 * 1024;  // a larger request header is refused with 431
 constexpr std::size_t kReadSize = 16 * 1024;
-constexpr std::size_t kBodyChunk = 32 * 1024;  // the most body bytes held per session at any moment
 
-using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
-
-// How streaming one message from one socket to another ended.
-enum class Flow { done, source_failed, source_malformed, destination_failed };
-
-bool is_socket_error(const boost::system::error_code& ec) {
-  return ec.category() == boost::asio::error::get_system_category() || ec == boost::asio::error::eof ||
-         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
-}
-
-// Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
-// through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
-// first body bytes (usually already buffered), so a small message leaves in one write.
-template <bool isRequest>
-boost::asio::awaitable<Flow> stream_message(tcp::socket& from, boost::beast::flat_buffer& from_buffer,
-                                            bhttp::parser<isRequest, bhttp::buffer_body>& parser, tcp::socket& to,
-                                            std::array<char, kBodyChunk>& chunk, std::uint64_t& written) {
-  bhttp::serializer<isRequest, bhttp::buffer_body> serializer{parser.get()};
-  auto& body = parser.get().body();
-  while (!serializer.is_done()) {
-    if (parser.is_done()) {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
-    } else {
-      body.data = chunk.data();
-      body.size = chunk.size();
-      // read_some, not read: a streamed response (a watch) must reach the client as it comes, not 32 KiB later.
-      auto [ec, n] = co_await bhttp::async_read_some(from, from_buffer, parser, use_tuple);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) co_return is_socket_error(ec) ? Flow::source_failed : Flow::source_malformed;
-      body.size = chunk.size() - body.size;
-      // No data must be null, not empty: an empty buffer is serialized as a chunk of size 0, which in chunked
-      // coding is the end of the body.
-      body.data = body.size > 0 ? chunk.data() : nullptr;
-      body.more = !parser.is_done();
-    }
-    auto [ec, n] = co_await bhttp::async_write(to, serializer, use_tuple);
-    written += n;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return Flow::destination_failed;
-  }
-  co_return Flow::done;
-}
-
-// Closes the watched socket's pending operations when time runs out. Shared with the timer's handler, which
-// can run after the session is gone; the generation keeps a stale expiry from hitting a later phase.
-struct Deadline {
-  explicit Deadline(tcp::socket& socket) : timer(socket.get_executor()), watched(&socket) {}
-  boost::asio::steady_timer timer;
-  tcp::socket* watched;
-  std::uint64_t generation = 0;
-  bool expired = false;
-};
-
-void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after) {
-  const std::uint64_t generation = ++deadline->generation;
-  deadline->expired = false;
-  deadline->timer.expires_after(after);
-  deadline->timer.async_wait([deadline, generation](const boost::system::error_code& ec) {
-    if (ec || deadline->generation != generation || deadline->watched == nullptr) return;
-    deadline->expired = true;
-    boost::system::error_code ignored;
-    deadline->watched->cancel(ignored);
-  });
-}
-
-void disarm(Deadline& deadline) {
-  ++deadline.generation;
-  deadline.timer.cancel();
-}
+using RequestParser = StreamingParser<true>;
+using ResponseParser = StreamingParser<false>;
 
 class ClientSession {
  public:
@@ -147,7 +74,7 @@ class ClientSession {
   std::string client_address_ = "unknown";
   boost::beast::flat_buffer client_buffer_;   // read from the client, not yet parsed (pipelined requests wait here)
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
-  std::array<char, kBodyChunk> chunk_;
+  BodyChunk chunk_;
   pool::Checkout checkout_;  // of the backend connection in use
 };
 

@@ -1,0 +1,73 @@
+// Streams one HTTP message from one socket to another through a bounded buffer, with Beast's buffer_body
+// parser and serializer: the framing (length or chunked) is re-created, never the body held whole.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <cstdint>
+
+namespace poolgate::http {
+
+inline constexpr std::size_t kBodyChunk = 32 * 1024;  // the most body bytes held per session at any moment
+using BodyChunk = std::array<char, kBodyChunk>;
+
+// How streaming one message from one socket to another ended.
+enum class Flow { done, source_failed, source_malformed, destination_failed };
+
+inline bool is_socket_error(const boost::system::error_code& ec) {
+  namespace bhttp = boost::beast::http;
+  return ec.category() == boost::asio::error::get_system_category() || ec == boost::asio::error::eof ||
+         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
+}
+
+template <bool isRequest>
+using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
+
+// Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
+// through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
+// first body bytes (usually already buffered), so a small message leaves in one write.
+template <bool isRequest>
+boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, boost::beast::flat_buffer& from_buffer,
+                                            StreamingParser<isRequest>& parser, boost::asio::ip::tcp::socket& to,
+                                            BodyChunk& chunk, std::uint64_t& written) {
+  namespace bhttp = boost::beast::http;
+  constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  bhttp::serializer<isRequest, bhttp::buffer_body> serializer{parser.get()};
+  auto& body = parser.get().body();
+  while (!serializer.is_done()) {
+    if (parser.is_done()) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    } else {
+      body.data = chunk.data();
+      body.size = chunk.size();
+      // read_some, not read: a streamed response (a watch) must reach the client as it comes, not 32 KiB later.
+      auto [ec, n] = co_await bhttp::async_read_some(from, from_buffer, parser, use_tuple);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return is_socket_error(ec) ? Flow::source_failed : Flow::source_malformed;
+      body.size = chunk.size() - body.size;
+      // No data must be null, not empty: an empty buffer is serialized as a chunk of size 0, which in chunked
+      // coding is the end of the body.
+      body.data = body.size > 0 ? chunk.data() : nullptr;
+      body.more = !parser.is_done();
+    }
+    auto [ec, n] = co_await bhttp::async_write(to, serializer, use_tuple);
+    written += n;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return Flow::destination_failed;
+  }
+  co_return Flow::done;
+}
+
+}  // namespace poolgate::http
