@@ -68,33 +68,40 @@ std::vector<ApiServer> api_servers_to_ask(const balance::BackendSet& set) {
   return servers;
 }
 
+namespace {
+
+// One listing from one API server: on 200, the parsed addresses; otherwise nothing, and why in `failure`.
+using ListingParser = std::vector<config::HostPort> (*)(std::string_view json);
+boost::asio::awaitable<std::optional<std::vector<config::HostPort>>> fetch_listing(
+    const ApiClient& client, const ApiServer& server, std::string target, config::Duration timeout,
+    ListingParser parse, std::string_view kind, std::string& failure) {
+  const HttpResponse response = co_await client.get(server, std::move(target), timeout);
+  if (response.status != 200) {
+    failure = std::string(kind) + ": " + describe_status(response);
+    co_return std::nullopt;
+  }
+  try {
+    co_return parse(response.body);
+  } catch (const DiscoveryError& error) {
+    failure = error.what();
+    co_return std::nullopt;
+  }
+}
+
+}  // namespace
+
 boost::asio::awaitable<FetchResult> fetch_api_servers(const ApiClient& client, ApiServer server,
                                                       config::Duration timeout) {
   // Transport failures propagate from get(): the endpoint did not answer, so the fallback would not either.
-  std::string slices_failure;
-  {
-    const HttpResponse response = co_await client.get(server, endpoint_slices_target(), timeout);
-    if (response.status == 200) {
-      try {
-        co_return FetchResult{parse_endpoint_slice_list(response.body), "EndpointSlices"};
-      } catch (const DiscoveryError& error) {
-        slices_failure = error.what();
-      }
-    } else {
-      slices_failure = "EndpointSlices: " + describe_status(response);
-    }
+  std::string slices_failure, endpoints_failure;
+  if (auto slices = co_await fetch_listing(client, server, endpoint_slices_target(), timeout,
+                                           &parse_endpoint_slice_list, "EndpointSlices", slices_failure)) {
+    co_return FetchResult{std::move(*slices), "EndpointSlices"};
   }
   spdlog::debug("discovery: {}: {}; asking for the Endpoints object instead", server.key, slices_failure);
-  const HttpResponse response = co_await client.get(server, endpoints_target(), timeout);
-  std::string endpoints_failure;
-  if (response.status == 200) {
-    try {
-      co_return FetchResult{parse_endpoints(response.body), "Endpoints"};
-    } catch (const DiscoveryError& error) {
-      endpoints_failure = error.what();
-    }
-  } else {
-    endpoints_failure = "Endpoints: " + describe_status(response);
+  if (auto endpoints = co_await fetch_listing(client, server, endpoints_target(), timeout, &parse_endpoints,
+                                              "Endpoints", endpoints_failure)) {
+    co_return FetchResult{std::move(*endpoints), "Endpoints"};
   }
   throw DiscoveryError(slices_failure + "; " + endpoints_failure);
 }
