@@ -28,11 +28,14 @@ class PipePool {
   void release(Pipe pipe, bool empty);
 
   std::size_t kept() const { return free_.size(); }
+  // Pipes handed out and not yet released: those carrying bytes right now.
+  std::size_t in_use() const { return in_use_; }
 
  private:
   static void close_pipe(Pipe pipe);
   std::vector<Pipe> free_;
   std::size_t max_kept_;
+  std::size_t in_use_ = 0;
 };
 
 }  // namespace poolgate::relay

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 
 namespace poolgate::relay {
 namespace {
@@ -68,14 +69,14 @@ void pass_on(Ending ending, tcp::socket& from, tcp::socket& to, RelayState& stat
   }
 }
 
-// Waits until `socket` is ready; false when the wait was cancelled (the socket was closed under us).
-boost::asio::awaitable<bool> wait_until_ready(tcp::socket& socket, tcp::socket::wait_type what) {
-  auto [ec] = co_await socket.async_wait(what, use_tuple);
-  co_return !ec;
-}
+boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, std::uint64_t& moved,
+                                            RelayState& state);
 
-boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to, Pipe pipe, PipePool& pipes,
+// A connection holds a pipe only while bytes flow: before it waits for the source, the (empty) pipe goes back to
+// the thread's cache. Idle connections (watches, most of a node's) then cost two descriptors, not six.
+boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to, PipePool& pipes,
                                               std::uint64_t& moved, RelayState& state) {
+  std::optional<Pipe> pipe;
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;
   // A read that returned less than asked has most likely emptied the socket: wait for readiness first rather
@@ -86,11 +87,23 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
       ending = Ending::cancelled;
       break;
     }
-    if (probably_drained && !co_await wait_until_ready(from, tcp::socket::wait_read)) {
-      ending = Ending::cancelled;
-      break;
+    if (probably_drained) {
+      if (pipe) {
+        pipes.release(*pipe, true);  // everything read has been written: the pipe is empty
+        pipe.reset();
+      }
+      // A failed wait means the socket was closed under us (drain, endpoint removal).
+      if (auto [ec] = co_await from.async_wait(tcp::socket::wait_read, use_tuple); ec) {
+        ending = Ending::cancelled;
+        break;
+      }
     }
-    ssize_t in = ::splice(from.native_handle(), nullptr, pipe.write_end, nullptr, kChunk,
+    if (!pipe && !(pipe = pipes.acquire())) {
+      // No descriptors for a pipe: the rest of this direction is copied through a buffer instead.
+      co_await copy_direction(from, to, moved, state);
+      co_return;
+    }
+    ssize_t in = ::splice(from.native_handle(), nullptr, pipe->write_end, nullptr, kChunk,
                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (in == 0) {
       ending = Ending::eof;
@@ -108,7 +121,7 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
     probably_drained = static_cast<std::size_t>(in) < kChunk;
     in_pipe += static_cast<std::size_t>(in);
     while (in_pipe > 0) {
-      ssize_t out = ::splice(pipe.read_end, nullptr, to.native_handle(), nullptr, in_pipe,
+      ssize_t out = ::splice(pipe->read_end, nullptr, to.native_handle(), nullptr, in_pipe,
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (out > 0) {
         in_pipe -= static_cast<std::size_t>(out);
@@ -116,7 +129,7 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
       } else if (out < 0 && errno == EINTR) {
         continue;
       } else if (out < 0 && errno == EAGAIN) {
-        if (!co_await wait_until_ready(to, tcp::socket::wait_write)) break;
+        if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) break;
       } else {
         break;
       }
@@ -126,7 +139,7 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
       break;
     }
   }
-  pipes.release(pipe, in_pipe == 0);
+  if (pipe) pipes.release(*pipe, in_pipe == 0);
   pass_on(ending, from, to, state);
 }
 
@@ -154,15 +167,6 @@ boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, 
   pass_on(ending, from, to, state);
 }
 
-boost::asio::awaitable<void> one_direction(tcp::socket& from, tcp::socket& to, PipePool& pipes,
-                                           std::uint64_t& moved, RelayState& state) {
-  if (auto pipe = pipes.acquire()) {
-    co_await splice_direction(from, to, *pipe, pipes, moved, state);
-  } else {
-    co_await copy_direction(from, to, moved, state);
-  }
-}
-
 }  // namespace
 
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
@@ -173,8 +177,8 @@ boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, Pi
   boost::system::error_code ignored;
   client.native_non_blocking(true, ignored);
   RelayState state;
-  co_await (one_direction(client, backend, pipes, totals.to_backend, state) &&
-            one_direction(backend, client, pipes, totals.to_client, state));
+  co_await (splice_direction(client, backend, pipes, totals.to_backend, state) &&
+            splice_direction(backend, client, pipes, totals.to_client, state));
   close_quietly(client);
   close_quietly(backend);
 }
