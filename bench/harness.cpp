@@ -107,7 +107,7 @@ PooledConnections::PooledConnections(boost::asio::io_context& context, const Tar
   settings.max_per_endpoint = kMaxPerEndpoint;
   settings.replace_taken = false;
   pool_ = std::make_shared<pool::EndpointPool>(context_.get_executor(), target.backend, settings,
-                                               [](balance::Backend&, const boost::system::error_code&) {});
+                                               [](const balance::BackendPtr&, const boost::system::error_code&) {});
   pool_->refill();
   // Warm before the first op; a pool that cannot warm up shows as misses (and then errors) in open().
   run_until(context_, [&] { return pool_->idle_count() >= pool_->warm_target(); }, kRefillWait);

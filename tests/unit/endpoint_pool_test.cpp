@@ -42,8 +42,8 @@ class EndpointPoolTest : public ::testing::Test {
   std::shared_ptr<EndpointPool> make_pool(PoolSettings settings = settings_with_max(10)) {
     return std::make_shared<EndpointPool>(
         io_.get_executor(), backend_, settings,
-        [this](balance::Backend& backend, const boost::system::error_code& ec) {
-          dial_failures_.emplace_back(backend.key, ec);
+        [this](const balance::BackendPtr& backend, const boost::system::error_code& ec) {
+          dial_failures_.emplace_back(backend->key, ec);
         });
   }
 

@@ -190,7 +190,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       const balance::BackendPtr target = s_.target;
       drop_backend();
       s_.target = target;
-      if (co_await upstream_.dial_fresh(s_.backend, *target)) {
+      if (co_await upstream_.dial_fresh(s_.backend, target)) {
         checkout_ = {};
         continue;
       }

@@ -27,7 +27,7 @@ class Upstream {
 
   // A new connection to `backend` and no other (the one retry after a reused connection failed).
   virtual boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,
-                                                  const balance::Backend& backend) = 0;
+                                                  const balance::BackendPtr& backend) = 0;
 
   // Takes the connection back (with the checkout it was leased under): into the pool when `reuse` allows and
   // there is room, else closed.

@@ -144,7 +144,7 @@ void EndpointPool::start_dial() {
             if (is_local_resource_exhaustion(ec)) {
               self->refill_later();  // our problem, not the backend's: try again when descriptors may be free
             } else {
-              self->on_dial_failure_(*self->backend_, ec);
+              self->on_dial_failure_(self->backend_, ec);
             }
           }
           co_return;

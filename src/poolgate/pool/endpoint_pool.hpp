@@ -75,7 +75,7 @@ enum class Reuse { discard, reusable };
 
 class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
  public:
-  using DialFailureHandler = std::function<void(balance::Backend&, const boost::system::error_code&)>;
+  using DialFailureHandler = std::function<void(const balance::BackendPtr&, const boost::system::error_code&)>;
   using Clock = std::chrono::steady_clock;
 
   // `counters`: where to count (shared with the caller, who may outlive the pool); null: the pool's own.

@@ -155,11 +155,11 @@ boost::asio::awaitable<http::Lease> Worker::lease(tcp::socket& socket, const tcp
   co_return lease;
 }
 
-boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balance::Backend& backend) {
+boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balance::BackendPtr& backend) {
   const auto dial_started = std::chrono::steady_clock::now();
-  boost::system::error_code ec = co_await pool::dial(socket, backend.address, options_.connect_timeout);
+  boost::system::error_code ec = co_await pool::dial(socket, backend->address, options_.connect_timeout);
   if (!ec) {
-    stats_.endpoint(backend.key).pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
+    stats_.endpoint(backend->key).pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
     co_return true;
   }
   if (!pool::is_local_resource_exhaustion(ec)) report_dial_failure(backend, ec);
@@ -200,7 +200,7 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(tcp::socket&
     }
     // Out of descriptors here: every other endpoint would fail the same way, and none of them is to blame.
     if (pool::is_local_resource_exhaustion(ec)) break;
-    report_dial_failure(*candidate, ec);
+    report_dial_failure(target, ec);
     if (!client.is_open()) break;  // drained or closed while we were dialing
   }
   co_return nullptr;
@@ -211,11 +211,9 @@ pool::EndpointPool* Worker::pool_for(const balance::Backend& backend) {
   return it == pools_.end() ? nullptr : it->second.get();
 }
 
-void Worker::report_dial_failure(const balance::Backend& backend, const boost::system::error_code& error) {
-  ++stats_.endpoint(backend.key).connect_errors;
-  if (auto set = balancer_.set()) {
-    if (auto shared = set->find(backend.key)) health_.report_failure(shared, error);
-  }
+void Worker::report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error) {
+  ++stats_.endpoint(backend->key).connect_errors;
+  health_.report_failure(backend, error);
 }
 
 void Worker::apply(balance::BackendSetPtr set) {
@@ -239,7 +237,9 @@ void Worker::apply(balance::BackendSetPtr set) {
       if (!pool) {
         pool = std::make_shared<pool::EndpointPool>(
             context_.get_executor(), backend, settings,
-            [this](balance::Backend& failed, const boost::system::error_code& ec) { report_dial_failure(failed, ec); },
+            [this](const balance::BackendPtr& failed, const boost::system::error_code& ec) {
+              report_dial_failure(failed, ec);
+            },
             stats_.endpoint(backend->key).pool);
         pool->refill();
       }

@@ -67,14 +67,14 @@ class Worker : private http::Upstream {
   boost::asio::awaitable<http::Lease> lease(boost::asio::ip::tcp::socket& socket,
                                             const boost::asio::ip::tcp::socket& client) override;
   boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,
-                                          const balance::Backend& backend) override;
+                                          const balance::BackendPtr& backend) override;
   void give_back(boost::asio::ip::tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
                  pool::Checkout checkout) override;
   admin::EndpointStats& stats_of(const balance::Backend& backend) override { return stats_.endpoint(backend.key); }
 
   void close_sessions_of_removed_backends();
   void schedule_sweep();
-  void report_dial_failure(const balance::Backend& backend, const boost::system::error_code& error);
+  void report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
   void count_bytes(Session& session);
   void schedule_bytes_publish();
