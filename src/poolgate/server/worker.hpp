@@ -9,6 +9,7 @@
 #include "poolgate/pool/endpoint_pool.hpp"
 #include "poolgate/relay/pipe_pool.hpp"
 #include "poolgate/relay/relay.hpp"
+#include "poolgate/server/connection_limit.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,7 +24,8 @@ namespace poolgate::server {
 
 class Worker {
  public:
-  Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health);
+  // `limit` is shared by every worker and must outlive them.
+  Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health, ConnectionLimit& limit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -54,6 +56,12 @@ class Worker {
   struct Session;
 
   boost::asio::awaitable<void> accept_loop();
+  // With --max-connections: waits until a slot is free and a client is waiting, then accepts it into `client`
+  // holding the slot (released by serve()). Clients beyond the cap wait in the kernel's listen backlog.
+  boost::asio::awaitable<boost::system::error_code> accept_within_limit(boost::asio::ip::tcp::socket& client);
+  boost::asio::awaitable<void> wait_for_free_slot();
+  // Any thread (a ConnectionLimit waker): makes a worker waiting for a slot look again.
+  void wake_if_waiting_for_slot();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client);
   boost::asio::awaitable<balance::BackendPtr> connect_backend(Session& session);
   void close_sessions_of_removed_backends();
@@ -66,6 +74,7 @@ class Worker {
   unsigned index_;
   const config::Options& options_;
   balance::HealthMonitor& health_;
+  ConnectionLimit& limit_;
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
@@ -76,6 +85,9 @@ class Worker {
   std::atomic<std::size_t> active_sessions_{0};
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer accept_pause_timer_;
+  boost::asio::steady_timer slot_wait_timer_;
+  // Set while the accept loop waits for a free slot: read by the thread that frees one (see ConnectionLimit).
+  std::atomic<bool> waiting_for_slot_{false};
   bool accepting_ = false;
   bool draining_ = false;
   admin::WorkerStats stats_;
