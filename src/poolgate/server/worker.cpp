@@ -141,8 +141,8 @@ boost::asio::awaitable<void> Worker::accept_loop() {
 }
 
 boost::asio::awaitable<boost::system::error_code> Worker::accept_within_limit(tcp::socket& client) {
-  // Asio's reactor is edge-triggered: a readiness wait completes only on new activity, so it is armed only
-  // after accept() said the backlog is empty, never while clients may already be waiting there.
+  // Clients are accepted straight away while the backlog has some (one syscall each, no trip through the
+  // reactor); a readiness wait is armed only once accept() says the backlog is empty.
   bool backlog_empty = false;
   while (accepting_) {
     if (backlog_empty) {
