@@ -153,17 +153,20 @@ void Proxy::reload(bool forced) {
     if (!notice) notice.emplace();
     resolved = wanted_endpoints(content);
   } catch (const config::ConfigError& error) {
-    // One line per bad version of the file, not one per inotify event.
-    if (forced || content != rejected_file_content_ || content.empty()) {
-      spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(),
-                    error.what());
+    // One line per bad version of the file or per new reason it cannot be read, not one per inotify event:
+    // every event in the directory (another file written, even poolgate's own log) lands here.
+    const std::string reason = error.what();
+    if (forced || content != rejected_file_content_ || reason != rejected_reason_) {
+      spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(), reason);
       control_counters_.count_reload(admin::ReloadResult::failure);
     }
     rejected_file_content_ = content;
+    rejected_reason_ = reason;
     return;
   }
   applied_file_content_ = content;
   rejected_file_content_.clear();
+  rejected_reason_.clear();
   control_counters_.count_reload(admin::ReloadResult::success);
   apply_endpoint_set(resolved, forced);
 }

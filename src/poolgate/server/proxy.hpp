@@ -69,6 +69,7 @@ class Proxy {
   balance::BackendSetPtr current_;
   std::string applied_file_content_;
   std::string rejected_file_content_;
+  std::string rejected_reason_;  // why the last rejected version was rejected
   bool draining_ = false;
   // Reload and discovery outcomes for /metrics; thread-safe (count_reload, count_discovery_refresh).
   admin::ControlCounters control_counters_;
