@@ -7,7 +7,7 @@ JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 RUN_PORT       ?= 6443
 
-.PHONY: deps build test test-sanitize test-tsan run bench-build bench compare compare-http clean
+.PHONY: deps build test soak test-sanitize test-tsan run bench-build bench compare compare-http clean
 
 deps:
 	@bash scripts/deps.sh
@@ -18,6 +18,11 @@ build: deps
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# 10,000 concurrent connections, then a minute of mixed traffic with endpoint changes (tests/soak); prints the
+# figures and fails on any failed client connection. POOLGATE_SOAK_SECONDS=N shortens or lengthens the minute.
+soak: build
+	@$(BUILD_DIR)/tests/poolgate_soak
 
 test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null

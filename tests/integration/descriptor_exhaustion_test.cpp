@@ -1,42 +1,15 @@
 // Running out of file descriptors: poolgate must neither spin nor grow, must keep its open connections, and
 // must serve again once descriptors are free (a regression test: the pool once re-dialed in a tight loop).
 #include "poolgate_fixture.hpp"
+#include "support/proc_stats.hpp"
 
 #include <sys/resource.h>
-
-#include <fstream>
-#include <sstream>
 
 namespace poolgate::test {
 namespace {
 
 // Descriptors poolgate gets: a few dozen clients exhaust them with the pool on.
 constexpr rlim_t kDescriptorLimit = 64;
-
-// CPU seconds (user + system) the process has used so far, from /proc/PID/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  unsigned long user_ticks = 0, system_ticks = 0;
-  for (int index = 3; fields >> field; ++index) {
-    if (index == 14) user_ticks = std::stoul(field);
-    if (index == 15) {
-      system_ticks = std::stoul(field);
-      break;
-    }
-  }
-  return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-long resident_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 class DescriptorExhaustionTest : public PoolgateTest {
  protected:

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace poolgate::test {
 namespace {
@@ -175,6 +176,23 @@ TEST_P(MalformedChangeTest, IsLoggedAndTheOldEndpointsKeepServing) {
   EXPECT_TRUE(wait_until([&] { return proxy().count_log_lines(kErrorLine) > errors_before; }, 2s))
       << "the rejected file was not logged as an error";
   EXPECT_TRUE(new_connections_reach_exactly({"alpha", "beta"}, 10));
+}
+
+// Every event in the file's directory makes poolgate look at the file again; a file it cannot read must be
+// reported once, not once per event (a regression: with poolgate's log in that directory, each error line was
+// itself an event, and out of descriptors the loop logged ten lines a second).
+TEST_F(EndpointsFileTest, AnUnreadableFileIsLoggedOnceHoweverManyEventsTheDirectorySees) {
+  write_endpoints(endpoints_file_, addresses_of({"alpha"}));
+  start_proxy({"--endpoints", endpoints_file_.string()});
+  const std::size_t errors_before = proxy().count_log_lines(kErrorLine);
+  std::filesystem::remove(endpoints_file_);
+  ASSERT_TRUE(wait_until([&] { return proxy().count_log_lines(kErrorLine) > errors_before; }, 2s));
+  for (int i = 0; i < 5; ++i) {
+    write_file_atomically(temp_dir_ / ("neighbour-" + std::to_string(i)), "x");
+    std::this_thread::sleep_for(150ms);  // past the watcher's 100 ms debounce: each write is an event of its own
+  }
+  EXPECT_EQ(proxy().count_log_lines(kErrorLine), errors_before + 1) << proxy().log_text();
+  EXPECT_TRUE(new_connections_reach_exactly({"alpha"}, 2));
 }
 
 INSTANTIATE_TEST_SUITE_P(, MalformedChangeTest,

@@ -199,6 +199,21 @@ PeerClose Client::wait_for_peer_close(std::chrono::milliseconds timeout) {
   }
 }
 
+PeerClose Client::closed_yet() {
+  if (!inbox_.empty()) {
+    return PeerClose::still_open;
+  }
+  char byte = 0;
+  const ssize_t peeked = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (peeked == 0) {
+    return PeerClose::eof;
+  }
+  if (peeked < 0 && !would_block(errno)) {
+    return PeerClose::reset;
+  }
+  return PeerClose::still_open;
+}
+
 void Client::abort() { close_with_reset(fd_); }
 
 }  // namespace poolgate::test

@@ -46,6 +46,9 @@ class Client {
   bool is_closed_by_peer(std::chrono::milliseconds timeout) {
     return wait_for_peer_close(timeout) != PeerClose::still_open;
   }
+  // Whether the peer has closed, without waiting and without consuming any byte that arrived before the close
+  // (still_open while unread bytes are pending).
+  PeerClose closed_yet();
 
   // Closes with a TCP reset instead of a FIN.
   void abort();

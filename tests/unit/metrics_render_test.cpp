@@ -102,6 +102,9 @@ TEST_F(TelemetryTest, SumsEveryWorkerPerEndpoint) {
   first_.bytes_to_backend += 100;
   second_.bytes_to_client += 7;
   ++first_.rejected_no_backend;
+  first_.accept_pauses_max_connections += 2;
+  ++second_.accept_pauses_max_connections;
+  ++second_.accept_pauses_out_of_descriptors;
   EndpointStats& a1 = first_.endpoint("10.0.0.1:6443");
   EndpointStats& a2 = second_.endpoint("10.0.0.1:6443");
   a1.pool->hits += 2;
@@ -121,6 +124,8 @@ TEST_F(TelemetryTest, SumsEveryWorkerPerEndpoint) {
   const std::map<std::string, std::string> b{{"endpoint", "10.0.0.2:6443"}};
   EXPECT_EQ(metric_sum(metrics, "poolgate_connections_accepted_total"), 7);
   EXPECT_EQ(metric_sum(metrics, "poolgate_connections_rejected_total", {{"reason", "no_backend"}}), 1);
+  EXPECT_EQ(metric_sum(metrics, "poolgate_accept_pauses_total", {{"reason", "max_connections"}}), 3);
+  EXPECT_EQ(metric_sum(metrics, "poolgate_accept_pauses_total", {{"reason", "out_of_descriptors"}}), 1);
   EXPECT_EQ(metric_sum(metrics, "poolgate_bytes_total", {{"direction", "to_backend"}}), 100);
   EXPECT_EQ(metric_sum(metrics, "poolgate_bytes_total", {{"direction", "to_client"}}), 7);
   EXPECT_EQ(metric_sum(metrics, "poolgate_pool_hits_total", a), 7);
@@ -164,7 +169,7 @@ TEST_F(TelemetryTest, EveryFamilyAppearsOnceAndSamplesFollowTheirFamily) {
       EXPECT_EQ(line.rfind(current_family, 0), 0u) << line << " outside its family " << current_family;
     }
   }
-  EXPECT_EQ(type_lines.size(), 19u);
+  EXPECT_EQ(type_lines.size(), 20u);
   for (const auto& [family, count] : type_lines) EXPECT_EQ(count, 1) << family;
 }
 

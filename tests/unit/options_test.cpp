@@ -78,6 +78,7 @@ TEST_F(CommandLineTest, DefaultsMatchK8sApiserverProxy) {
   EXPECT_EQ(options.pool_max_idle, 5min);
   EXPECT_EQ(options.pool_cleanup_interval, 1min);
   EXPECT_EQ(options.removed_endpoint_grace, 5s);
+  EXPECT_EQ(options.max_connections, 0u);
 }
 
 TEST_F(CommandLineTest, ParsesEveryFlag) {
@@ -95,7 +96,8 @@ TEST_F(CommandLineTest, ParsesEveryFlag) {
                                     "--pool-max-per-endpoint", "4",
                                     "--pool-max-idle", "30s",
                                     "--pool-cleanup-interval", "5s",
-                                    "--removed-endpoint-grace", "250ms"});
+                                    "--removed-endpoint-grace", "250ms",
+                                    "--max-connections", "5000"});
   EXPECT_EQ(options.listen, (HostPort{"127.0.0.1", 7443}));
   EXPECT_THAT(options.endpoints_file, Optional(std::string("/tmp/endpoints.json")));
   EXPECT_THAT(options.static_endpoints, ElementsAre(HostPort{"10.0.0.1", 6443}, HostPort{"fd00::2", 6443}));
@@ -110,6 +112,7 @@ TEST_F(CommandLineTest, ParsesEveryFlag) {
   EXPECT_EQ(options.pool_max_idle, 30s);
   EXPECT_EQ(options.pool_cleanup_interval, 5s);
   EXPECT_EQ(options.removed_endpoint_grace, 250ms);
+  EXPECT_EQ(options.max_connections, 5000u);
 }
 
 TEST_F(CommandLineTest, AcceptsEqualsSyntax) {
@@ -204,6 +207,14 @@ TEST_F(CommandLineTest, HttpModeAndItsTimeouts) {
   EXPECT_THAT(parse_refused({"--mode", "udp"}), HasSubstr("--mode"));
   EXPECT_THAT(parse_refused({"--http-header-timeout", "0s"}), HasSubstr("--http-header-timeout"));
   EXPECT_THAT(parse_refused({"--http-idle-timeout", "soon"}), HasSubstr("soon"));
+}
+
+TEST_F(CommandLineTest, MaxConnectionsTakesZeroForUnlimitedAndRefusesWhatIsNotACount) {
+  EXPECT_EQ(parse_ok({"--max-connections", "0"}).max_connections, 0u);
+  EXPECT_EQ(parse_ok({"--max-connections=1"}).max_connections, 1u);
+  EXPECT_THAT(parse_refused({"--max-connections", "-1"}), HasSubstr("--max-connections"));
+  EXPECT_THAT(parse_refused({"--max-connections", "lots"}), HasSubstr("--max-connections"));
+  EXPECT_THAT(parse_refused({"--max-connections", "10000001"}), HasSubstr("--max-connections"));
 }
 
 TEST_F(CommandLineTest, UnknownFlagExitsWithTwo) { parse_refused({"--no-such-flag"}); }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -115,6 +117,26 @@ TEST(PipePool, DestructionClosesKeptPipes) {
     ASSERT_TRUE(both_ends_open(kept));
   }
   EXPECT_TRUE(both_ends_closed(kept));
+}
+
+// Cached pipes must not take the descriptors clients need: at most an eighth of the limit, shared by the threads.
+TEST(PipePool, KeptPipesPerThreadFollowTheDescriptorLimit) {
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  auto with_soft_limit = [&](rlim_t soft, unsigned threads) {
+    rlimit lowered = original;
+    lowered.rlim_cur = std::min(soft, original.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+    const std::size_t kept = pipes_kept_per_thread(threads);
+    ::setrlimit(RLIMIT_NOFILE, &original);
+    return kept;
+  };
+  EXPECT_EQ(with_soft_limit(1024, 2), 32u);  // 64 pipes, 128 descriptors of 1024
+  EXPECT_EQ(with_soft_limit(256, 1), 16u);
+  EXPECT_EQ(with_soft_limit(16, 2), 0u);
+  if (original.rlim_max >= 20000) {
+    EXPECT_EQ(with_soft_limit(20000, 2), 256u);  // never more than 256
+  }
 }
 
 }  // namespace

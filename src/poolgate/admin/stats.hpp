@@ -41,6 +41,9 @@ class WorkerStats {
   LocalCounter bytes_to_backend;
   LocalCounter bytes_to_client;
   HttpRefusals http_refusals;
+  // Times the accept loop stopped accepting: at the --max-connections cap, or out of file descriptors.
+  LocalCounter accept_pauses_max_connections;
+  LocalCounter accept_pauses_out_of_descriptors;
 
   // Owning worker only: the stats of `key`, made on first use. The lock is taken only to add one, so the
   // per-connection path (which finds an existing entry) takes none; the returned reference stays valid.

@@ -136,6 +136,7 @@ void render_http(Exposition& out, const std::map<std::string, EndpointTotals>& e
 
 std::string Telemetry::render_metrics() const {
   std::uint64_t accepted = 0, rejected = 0, to_backend = 0, to_client = 0;
+  std::uint64_t paused_at_limit = 0, paused_out_of_descriptors = 0;
   std::map<std::string, EndpointTotals> endpoints;  // sorted by key: stable output
   HttpRefusalTotals refusals;
   for (const WorkerStats* worker : workers_) {
@@ -146,6 +147,8 @@ std::string Telemetry::render_metrics() const {
     rejected += worker->rejected_no_backend.load();
     to_backend += worker->bytes_to_backend.load();
     to_client += worker->bytes_to_client.load();
+    paused_at_limit += worker->accept_pauses_max_connections.load();
+    paused_out_of_descriptors += worker->accept_pauses_out_of_descriptors.load();
     worker->for_each_endpoint([&](const std::string& key, const EndpointStats& stats) {
       EndpointTotals& totals = endpoints[key];
       const pool::PoolCounters& pool = *stats.pool;
@@ -187,6 +190,12 @@ std::string Telemetry::render_metrics() const {
   out.family("poolgate_connections_rejected_total", "counter",
              "Client connections closed without a backend (reason no_backend: every endpoint down or failing).");
   out.sample("poolgate_connections_rejected_total", label("reason", "no_backend"), rejected);
+
+  out.family("poolgate_accept_pauses_total", "counter",
+             "Times a worker stopped accepting clients (they wait in the listen backlog): at the --max-connections "
+             "cap (reason max_connections), or out of file descriptors (reason out_of_descriptors).");
+  out.sample("poolgate_accept_pauses_total", label("reason", "max_connections"), paused_at_limit);
+  out.sample("poolgate_accept_pauses_total", label("reason", "out_of_descriptors"), paused_out_of_descriptors);
 
   out.family("poolgate_backend_connect_duration_seconds", "histogram",
              "Time to establish a backend TCP connection (client dials and warm-pool refills that succeeded).");

@@ -87,6 +87,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                "How often idle warm connections are checked for expiry");
   add_duration(app, "--removed-endpoint-grace", options.removed_endpoint_grace,
                "Connections to an endpoint removed from the set are closed after this long");
+  app.add_option("--max-connections", options.max_connections,
+                 "Most concurrent clients, all threads together; beyond it new clients wait in the listen "
+                 "backlog; 0 is unlimited")
+      ->type_name("N")
+      ->default_str(std::to_string(options.max_connections))
+      ->check(CLI::Range(0u, 10000000u).description(""));
   std::string admin_listen_text = options.admin_listen->to_string();
   app.add_option("--admin-listen", admin_listen_text,
                  "Admin HTTP endpoint (/metrics, /healthz, /readyz); \"\" turns it off")

@@ -26,6 +26,7 @@ struct Options {
   Duration pool_max_idle = std::chrono::minutes(5);
   Duration pool_cleanup_interval = std::chrono::minutes(1);
   Duration removed_endpoint_grace = std::chrono::seconds(5);
+  unsigned max_connections = 0;  // concurrent clients, all threads together; 0: unlimited
   // The admin HTTP endpoint (/metrics, /healthz, /readyz); nullopt: off (--admin-listen "").
   std::optional<HostPort> admin_listen = HostPort{"127.0.0.1", 9778};
   std::string log_format = "text";  // text or json

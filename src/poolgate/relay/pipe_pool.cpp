@@ -1,9 +1,21 @@
 #include "poolgate/relay/pipe_pool.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace poolgate::relay {
+
+std::size_t pipes_kept_per_thread(unsigned threads) {
+  constexpr std::size_t kMostKept = 256;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMostKept;
+  // Two descriptors per pipe: an eighth of the limit is limit / 16 pipes, shared by the threads.
+  const std::size_t affordable = static_cast<std::size_t>(limit.rlim_cur) / 16 / std::max(1u, threads);
+  return std::min(kMostKept, affordable);
+}
 
 PipePool::~PipePool() {
   for (Pipe pipe : free_) close_pipe(pipe);

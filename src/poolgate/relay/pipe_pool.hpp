@@ -13,6 +13,10 @@ struct Pipe {
   int write_end = -1;
 };
 
+// How many empty pipes each of `threads` workers may keep: at most 256, and together never more than an eighth
+// of the process's descriptor limit, so pipes idle in the caches cannot take the descriptors clients need.
+std::size_t pipes_kept_per_thread(unsigned threads);
+
 class PipePool {
  public:
   explicit PipePool(std::size_t max_kept = 256) : max_kept_(max_kept) {}

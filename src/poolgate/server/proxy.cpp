@@ -47,7 +47,8 @@ Proxy::Proxy(config::Options options)
       signals_(control_, SIGTERM, SIGINT, SIGHUP),
       health_(control_, options_.connect_timeout, options_.monitor_interval, [this](const balance::BackendPtr& b) {
         for_each_worker([b](Worker& worker) { worker.on_backend_recovered(b); });
-      }) {}
+      }),
+      connection_limit_(options_.max_connections) {}
 
 Proxy::~Proxy() = default;
 
@@ -75,7 +76,7 @@ int Proxy::run() {
   }
 
   for (unsigned i = 0; i < options_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_, health_));
+    workers_.push_back(std::make_unique<Worker>(i, options_, health_, connection_limit_));
     telemetry_.add_worker(workers_.back()->stats());
   }
   std::vector<boost::asio::io_context*> contexts;
@@ -121,6 +122,7 @@ int Proxy::run() {
   control_.run();
   for (auto& worker : workers_) worker->stop();
   for (auto& thread : threads) thread.join();
+  connection_limit_.stop_waking();
   if (admin_) admin_->stop();
   spdlog::info("stopped");
   return kExitOk;
@@ -151,17 +153,20 @@ void Proxy::reload(bool forced) {
     if (!notice) notice.emplace();
     resolved = wanted_endpoints(content);
   } catch (const config::ConfigError& error) {
-    // One line per bad version of the file, not one per inotify event.
-    if (forced || content != rejected_file_content_ || content.empty()) {
-      spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(),
-                    error.what());
+    // One line per bad version of the file or per new reason it cannot be read, not one per inotify event:
+    // every event in the directory (another file written, even poolgate's own log) lands here.
+    const std::string reason = error.what();
+    if (forced || content != rejected_file_content_ || reason != rejected_reason_) {
+      spdlog::error("endpoints not reloaded, keeping the {} current ones: {}", current_->backends.size(), reason);
       control_counters_.count_reload(admin::ReloadResult::failure);
     }
     rejected_file_content_ = content;
+    rejected_reason_ = reason;
     return;
   }
   applied_file_content_ = content;
   rejected_file_content_.clear();
+  rejected_reason_.clear();
   control_counters_.count_reload(admin::ReloadResult::success);
   apply_endpoint_set(resolved, forced);
 }

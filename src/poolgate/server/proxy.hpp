@@ -8,6 +8,7 @@
 #include "poolgate/balance/health_monitor.hpp"
 #include "poolgate/balance/resolve.hpp"
 #include "poolgate/config/options.hpp"
+#include "poolgate/server/connection_limit.hpp"
 #include "poolgate/server/file_watcher.hpp"
 #include "poolgate/server/worker.hpp"
 
@@ -61,11 +62,14 @@ class Proxy {
   boost::asio::io_context control_;
   boost::asio::signal_set signals_;
   balance::HealthMonitor health_;
+  // Before workers_: their sessions give slots back while they are destroyed.
+  ConnectionLimit connection_limit_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<FileWatcher> watcher_;
   balance::BackendSetPtr current_;
   std::string applied_file_content_;
   std::string rejected_file_content_;
+  std::string rejected_reason_;  // why the last rejected version was rejected
   bool draining_ = false;
   // Reload and discovery outcomes for /metrics; thread-safe (count_reload, count_discovery_refresh).
   admin::ControlCounters control_counters_;

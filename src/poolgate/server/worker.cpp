@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,23 @@ constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // How often the byte counts of open connections are published for /metrics.
 constexpr auto kBytesPublishInterval = std::chrono::seconds(1);
+// At the connection cap a worker is woken when a slot frees; this re-check only bounds the cost of a wake-up
+// that never comes (it cannot be lost by design, but a stuck listener would be the price if it were).
+constexpr auto kSlotRecheck = std::chrono::milliseconds(100);
+
+// Gives a --max-connections slot back when the client's serve() coroutine ends, however it ends.
+class SlotRelease {
+ public:
+  explicit SlotRelease(ConnectionLimit& limit) : limit_(limit.enabled() ? &limit : nullptr) {}
+  ~SlotRelease() {
+    if (limit_) limit_->release();
+  }
+  SlotRelease(const SlotRelease&) = delete;
+  SlotRelease& operator=(const SlotRelease&) = delete;
+
+ private:
+  ConnectionLimit* limit_;
+};
 
 }  // namespace
 
@@ -39,16 +57,22 @@ struct Worker::Session {
   relay::RelayTotals counted;  // the part of `bytes` already added to the worker's byte counters
 };
 
-Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health)
+Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health,
+               ConnectionLimit& limit)
     : index_(index),
       options_(options),
       http_mode_(options.mode == "http"),
       health_(health),
+      limit_(limit),
       context_(1),
       work_guard_(context_.get_executor()),
+      pipes_(relay::pipes_kept_per_thread(options.threads)),
       sweep_timer_(context_),
       accept_pause_timer_(context_),
-      bytes_timer_(context_) {}
+      slot_wait_timer_(context_),
+      bytes_timer_(context_) {
+  if (limit_.enabled()) limit_.add_waker([this] { wake_if_waiting_for_slot(); });
+}
 
 Worker::~Worker() {
   for (auto& [backend, pool] : pools_) pool->shutdown(false);
@@ -68,6 +92,10 @@ void Worker::stop() {
 void Worker::start_accepting() {
   if (!acceptor_ || accepting_) return;
   accepting_ = true;
+  if (limit_.enabled()) {
+    boost::system::error_code ignored;
+    acceptor_->non_blocking(true, ignored);
+  }
   boost::asio::co_spawn(context_, accept_loop(), boost::asio::detached);
   schedule_sweep();
   schedule_bytes_publish();
@@ -82,9 +110,16 @@ boost::asio::awaitable<void> Worker::accept_loop() {
   Clock::time_point last_exhaustion{};
   std::uint64_t refused_in_episode = 0;
   while (accepting_) {
-    auto [ec, client] = co_await acceptor_->async_accept(use_tuple);
+    tcp::socket client(context_);
+    boost::system::error_code ec;
+    if (limit_.enabled()) {
+      ec = co_await accept_within_limit(client);
+    } else {
+      std::tie(ec, client) = co_await acceptor_->async_accept(use_tuple);
+    }
     if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
     if (pool::is_local_resource_exhaustion(ec)) {
+      ++stats_.accept_pauses_out_of_descriptors;
       if (!exhausted) {
         spdlog::warn("worker {}: cannot accept: {}; pausing accepts {} ms at a time while open connections continue",
                      index_, ec.message(), kAcceptPause.count());
@@ -107,7 +142,58 @@ boost::asio::awaitable<void> Worker::accept_loop() {
   }
 }
 
+boost::asio::awaitable<boost::system::error_code> Worker::accept_within_limit(tcp::socket& client) {
+  // Clients are accepted straight away while the backlog has some (one syscall each, no trip through the
+  // reactor); a readiness wait is armed only once accept() says the backlog is empty.
+  bool backlog_empty = false;
+  while (accepting_) {
+    if (backlog_empty) {
+      auto [ec] = co_await acceptor_->async_wait(tcp::acceptor::wait_read, use_tuple);
+      if (ec) co_return ec;
+      backlog_empty = false;
+      continue;
+    }
+    if (!limit_.try_acquire()) {
+      co_await wait_for_free_slot();
+      continue;
+    }
+    boost::system::error_code ec;
+    acceptor_->accept(client, ec);  // non-blocking: the acceptor is switched to it in start_accepting()
+    if (!ec) co_return ec;          // the slot now belongs to this client
+    limit_.release();
+    if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec;
+    backlog_empty = true;
+  }
+  co_return boost::asio::error::operation_aborted;
+}
+
+boost::asio::awaitable<void> Worker::wait_for_free_slot() {
+  ++stats_.accept_pauses_max_connections;
+  if (limit_.note_reached()) {
+    spdlog::warn("connection limit reached: {} client connections open (--max-connections {}); new clients wait "
+                 "in the listen backlog until one closes",
+                 limit_.open(), limit_.max());
+  }
+  // Announce the wait before looking at the count (both sequentially consistent): a slot freed after the look
+  // finds the flag set and wakes this worker (ConnectionLimit::release).
+  waiting_for_slot_.store(true);
+  while (accepting_ && !limit_.has_room()) {
+    slot_wait_timer_.expires_after(kSlotRecheck);
+    co_await slot_wait_timer_.async_wait(use_tuple);
+    if (!limit_.has_room()) limit_.note_reached();  // still at the cap: the episode goes on
+  }
+  waiting_for_slot_.store(false);
+}
+
+void Worker::wake_if_waiting_for_slot() {
+  if (waiting_for_slot_.load()) {
+    boost::asio::post(context_, [this] { slot_wait_timer_.cancel(); });
+  }
+}
+
 boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
+  // First, so it is destroyed last: the slot stays taken until the client's sockets are closed.
+  SlotRelease slot(limit_);
   Session session(std::move(client));
   if (http_mode_) {
     co_await serve_http(session);
@@ -312,6 +398,7 @@ void Worker::stop_accepting() {
   boost::system::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
   accept_pause_timer_.cancel();
+  slot_wait_timer_.cancel();
   sweep_timer_.cancel();
   for (auto& [backend, pool] : pools_) pool->shutdown(false);
   pools_.clear();

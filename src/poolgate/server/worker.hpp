@@ -10,6 +10,7 @@
 #include "poolgate/pool/endpoint_pool.hpp"
 #include "poolgate/relay/pipe_pool.hpp"
 #include "poolgate/relay/relay.hpp"
+#include "poolgate/server/connection_limit.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,7 +25,8 @@ namespace poolgate::server {
 
 class Worker : private http::Upstream {
  public:
-  Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health);
+  // `limit` is shared by every worker and must outlive them.
+  Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health, ConnectionLimit& limit);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -55,6 +57,12 @@ class Worker : private http::Upstream {
   struct Session;
 
   boost::asio::awaitable<void> accept_loop();
+  // With --max-connections: waits until a slot is free and a client is waiting, then accepts it into `client`
+  // holding the slot (released by serve()). Clients beyond the cap wait in the kernel's listen backlog.
+  boost::asio::awaitable<boost::system::error_code> accept_within_limit(boost::asio::ip::tcp::socket& client);
+  boost::asio::awaitable<void> wait_for_free_slot();
+  // Any thread (a ConnectionLimit waker): makes a worker waiting for a slot look again.
+  void wake_if_waiting_for_slot();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client);
   // Connects `backend` to the next endpoint in turn (a warm pooled socket, else a dial), failing over; null when
   // none could be reached. `checkout` (HTTP mode) records where the socket came from, for give_back().
@@ -83,6 +91,7 @@ class Worker : private http::Upstream {
   const config::Options& options_;
   const bool http_mode_;
   balance::HealthMonitor& health_;
+  ConnectionLimit& limit_;
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
@@ -93,6 +102,9 @@ class Worker : private http::Upstream {
   std::atomic<std::size_t> active_sessions_{0};
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer accept_pause_timer_;
+  boost::asio::steady_timer slot_wait_timer_;
+  // Set while the accept loop waits for a free slot: read by the thread that frees one (see ConnectionLimit).
+  std::atomic<bool> waiting_for_slot_{false};
   bool accepting_ = false;
   bool draining_ = false;
   admin::WorkerStats stats_;

@@ -1,0 +1,63 @@
+#include "support/proc_stats.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+namespace poolgate::test {
+namespace {
+
+std::string proc_path(pid_t pid, const char* entry) { return "/proc/" + std::to_string(pid) + "/" + entry; }
+
+long status_field_kib(pid_t pid, const std::string& field) {
+  std::ifstream status(proc_path(pid, "status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+}  // namespace
+
+long open_descriptors(pid_t pid) {
+  std::error_code error;
+  std::filesystem::directory_iterator entries(proc_path(pid, "fd"), error);
+  if (error) return -1;
+  long count = 0;
+  for (auto it = entries; it != std::filesystem::directory_iterator(); it.increment(error)) {
+    if (error) return -1;
+    ++count;
+  }
+  return count;
+}
+
+long resident_kib(pid_t pid) { return status_field_kib(pid, "VmRSS"); }
+
+long peak_resident_kib(pid_t pid) { return status_field_kib(pid, "VmHWM"); }
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream stat(proc_path(pid, "stat"));
+  const std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto name_end = text.rfind(')');
+  if (name_end == std::string::npos) return -1;
+  // Fields after the command name, which may itself hold spaces: state is field 3, utime 14, stime 15.
+  std::istringstream fields(text.substr(name_end + 2));
+  std::string field;
+  unsigned long user_ticks = 0;
+  unsigned long system_ticks = 0;
+  for (int index = 3; fields >> field; ++index) {
+    if (index == 14) user_ticks = std::stoul(field);
+    if (index == 15) {
+      system_ticks = std::stoul(field);
+      break;
+    }
+  }
+  return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace poolgate::test
