@@ -139,5 +139,33 @@ TEST(PipePool, KeptPipesPerThreadFollowTheDescriptorLimit) {
   }
 }
 
+TEST(PipePool, NoMorePipesThanAllowedExistAtOnceKeptOrInUse) {
+  PipePool pool(1, 2);
+  std::optional<Pipe> first = pool.acquire();
+  std::optional<Pipe> second = pool.acquire();
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(pool.acquire().has_value()) << "a third pipe beyond the budget of two";
+  pool.release(*first, true);  // kept: counts no more, and is the one handed out next
+  std::optional<Pipe> again = pool.acquire();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(same_pipe(*again, *first));
+  pool.release(*again, true);
+  pool.release(*second, true);  // over the keep limit of one: closed
+  EXPECT_TRUE(both_ends_closed(*second));
+  EXPECT_EQ(pool.kept(), 1u);
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+TEST(PipePool, AQuarterOfTheDescriptorLimitGoesToPipesAtMost) {
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  rlimit lowered = original;
+  lowered.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  const std::size_t allowed = pipes_allowed_per_thread(2);
+  ::setrlimit(RLIMIT_NOFILE, &original);
+  EXPECT_EQ(allowed, 64u);  // 2 x 64 pipes x 2 descriptors = 256 of 1024
+}
+
 }  // namespace
 }  // namespace poolgate::relay

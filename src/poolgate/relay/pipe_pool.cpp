@@ -8,14 +8,20 @@
 
 namespace poolgate::relay {
 
-std::size_t pipes_kept_per_thread(unsigned threads) {
-  constexpr std::size_t kMostKept = 256;
+namespace {
+
+// Pipes per thread when each thread may use 1/`share` of the descriptor limit for them (two descriptors each).
+std::size_t affordable_pipes(unsigned threads, std::size_t share, std::size_t cap) {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMostKept;
-  // Two descriptors per pipe: an eighth of the limit is limit / 16 pipes, shared by the threads.
-  const std::size_t affordable = static_cast<std::size_t>(limit.rlim_cur) / 16 / std::max(1u, threads);
-  return std::min(kMostKept, affordable);
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return cap;
+  return std::min(cap, static_cast<std::size_t>(limit.rlim_cur) / share / 2 / std::max(1u, threads));
 }
+
+}  // namespace
+
+std::size_t pipes_kept_per_thread(unsigned threads) { return affordable_pipes(threads, 8, 256); }
+
+std::size_t pipes_allowed_per_thread(unsigned threads) { return affordable_pipes(threads, 4, SIZE_MAX); }
 
 PipePool::~PipePool() {
   for (Pipe pipe : free_) close_pipe(pipe);
@@ -28,6 +34,7 @@ std::optional<Pipe> PipePool::acquire() {
     ++in_use_;
     return pipe;
   }
+  if (in_use_ >= max_total_) return std::nullopt;
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return std::nullopt;
   ++in_use_;

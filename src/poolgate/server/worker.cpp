@@ -66,7 +66,7 @@ Worker::Worker(unsigned index, const config::Options& options, balance::HealthMo
       limit_(limit),
       context_(1),
       work_guard_(context_.get_executor()),
-      pipes_(relay::pipes_kept_per_thread(options.threads)),
+      pipes_(relay::pipes_kept_per_thread(options.threads), relay::pipes_allowed_per_thread(options.threads)),
       sweep_timer_(context_),
       accept_pause_timer_(context_),
       slot_wait_timer_(context_),
