@@ -3,6 +3,7 @@
 #include "poolgate/http/deadline.hpp"
 #include "poolgate/http/message_rules.hpp"
 #include "poolgate/http/message_stream.hpp"
+#include "poolgate/http/request_header.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,10 +23,8 @@ namespace bhttp = boost::beast::http;
 using boost::asio::ip::tcp;
 constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
-constexpr std::size_t kHeaderLimit = 64 * 1024;  // a larger request header is refused with 431
 constexpr std::size_t kReadSize = 16 * 1024;
 
-using RequestParser = StreamingParser<true>;
 using ResponseParser = StreamingParser<false>;
 
 class ClientSession {
@@ -81,8 +80,7 @@ class ClientSession {
 boost::asio::awaitable<void> ClientSession::run() {
   for (;;) {
     RequestParser request;
-    request.header_limit(kHeaderLimit);
-    request.body_limit(boost::none);  // bodies stream through chunk_, whatever their size
+    prepare_request_parser(request);
     switch (co_await read_request_header(request)) {
       case HeaderOutcome::ready:
         break;
@@ -114,14 +112,13 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
         arm(deadline_, settings_.header_timeout);
       }
       const auto bytes = client_buffer_.data();
-      if (has_obsolete_line_folding({static_cast<const char*>(bytes.data()), bytes.size()})) {
-        co_return HeaderOutcome::malformed;
-      }
-      boost::beast::error_code ec;
-      client_buffer_.consume(request.put(bytes, ec));
-      if (ec == bhttp::error::header_limit) co_return HeaderOutcome::too_large;
-      if (ec && ec != bhttp::error::need_more) co_return HeaderOutcome::malformed;
-      if (request.is_header_done()) {
+      std::size_t consumed = 0;
+      const HeaderStep step =
+          feed_request_header({static_cast<const char*>(bytes.data()), bytes.size()}, request, consumed);
+      client_buffer_.consume(consumed);
+      if (step == HeaderStep::malformed) co_return HeaderOutcome::malformed;
+      if (step == HeaderStep::too_large) co_return HeaderOutcome::too_large;
+      if (step == HeaderStep::ready) {
         disarm(*deadline_);
         co_return HeaderOutcome::ready;
       }
@@ -136,7 +133,7 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
 boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
   auto& message = request.get();
   // A Transfer-Encoding that does not end in chunked leaves the body's length unknowable (RFC 9112 6.3).
-  if (message.count(bhttp::field::transfer_encoding) > 0 && !request.chunked()) {
+  if (!has_knowable_length(request)) {
     ++refusals_.malformed;
     co_await refuse(bhttp::status::bad_request);
     co_return false;
@@ -154,10 +151,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     auto [ec, n] = co_await boost::asio::async_write(s_.client, boost::asio::buffer(kContinue), use_tuple);
     if (ec) co_return false;
   }
-  strip_hop_by_hop(message, wants_upgrade);
-  append_via(message, client_version);
-  append_forwarded_for(message, client_address_);
-  message.version(11);
+  prepare_for_backend(message, wants_upgrade, client_address_);
 
   const Lease lease = co_await upstream_.lease(s_.backend, s_.client);
   if (!lease.backend) {
