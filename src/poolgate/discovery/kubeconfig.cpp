@@ -4,16 +4,54 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace poolgate::discovery {
 namespace {
+
+// Kubeconfigs, certificates, keys and tokens are a few KiB. A kubeconfig naming a device, a FIFO or a huge file
+// must not block a refresh (the control thread) or fill memory, so only regular files this small are read.
+constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+
+// The whole content of `path`, or (as `error`) why it cannot be read.
+struct SmallFile {
+  std::string content;
+  std::string error;
+};
+
+SmallFile read_small_regular_file(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any non-regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {"", std::strerror(errno)};
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return {"", std::strerror(errno)};
+  if (!S_ISREG(status.st_mode)) return {"", "not a regular file"};
+  SmallFile file;
+  char buffer[16384];
+  // st_size is not trusted (files under /proc report 0): the limit is enforced on what is actually read.
+  while (file.content.size() <= kMaxFileBytes) {
+    const ssize_t count = ::read(fd, buffer, sizeof buffer);
+    if (count == 0) return file;
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return {"", std::strerror(errno)};
+    }
+    file.content.append(buffer, static_cast<std::size_t>(count));
+  }
+  return {"", "larger than " + std::to_string(kMaxFileBytes / 1024) + " KiB"};
+}
 
 // Reads one kubeconfig document; every error names the file and the field.
 class Reader {
@@ -186,12 +224,10 @@ class Reader {
 
   // The content of a file the kubeconfig names, and its resolved path.
   std::pair<std::string, std::string> read_referenced_file(const std::string& field, const std::string& file) const {
-    const std::filesystem::path path = resolve(file);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(field, "cannot read " + path.string() + ": " + std::strerror(errno));
-    std::ostringstream content;
-    content << in.rdbuf();
-    return {content.str(), path.string()};
+    const std::string path = resolve(file).string();
+    SmallFile read = read_small_regular_file(path);
+    if (!read.error.empty()) fail(field, "cannot read " + path + ": " + read.error);
+    return {std::move(read.content), path};
   }
 
   std::string path_;
@@ -238,11 +274,9 @@ std::optional<std::string> decode_base64(std::string_view text) {
 Kubeconfig parse_kubeconfig(std::string_view text, const std::string& path) { return Reader(path).read(text); }
 
 Kubeconfig load_kubeconfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw config::ConfigError("kubeconfig " + path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return parse_kubeconfig(content.str(), path);
+  SmallFile read = read_small_regular_file(path);
+  if (!read.error.empty()) throw config::ConfigError("kubeconfig " + path + ": cannot read: " + read.error);
+  return parse_kubeconfig(read.content, path);
 }
 
 }  // namespace poolgate::discovery
