@@ -1,6 +1,7 @@
 #include "poolgate/config/endpoints_file.hpp"
 
 #include "poolgate/config/error.hpp"
+#include "poolgate/config/quote.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -24,7 +25,7 @@ std::vector<HostPort> parse_endpoints_json(std::string_view content, std::string
   if (list == nullptr) throw ConfigError(where + ": missing field \"endpoints\"");
   if (!list->is_array()) {
     throw ConfigError(where + ": field \"endpoints\" must be a list of \"host:port\" strings, got " +
-                      boost::json::serialize(*list));
+                      printable(boost::json::serialize(*list)));
   }
   if (list->as_array().empty()) throw ConfigError(where + ": field \"endpoints\" is an empty list");
 
@@ -33,7 +34,7 @@ std::vector<HostPort> parse_endpoints_json(std::string_view content, std::string
   for (const boost::json::value& item : list->as_array()) {
     const std::string field = "endpoints[" + std::to_string(index++) + "]";
     if (!item.is_string()) {
-      throw ConfigError(where + ": " + field + " must be a string, got " + boost::json::serialize(item));
+      throw ConfigError(where + ": " + field + " must be a string, got " + printable(boost::json::serialize(item)));
     }
     try {
       endpoints.push_back(parse_endpoint(std::string_view(item.as_string())));

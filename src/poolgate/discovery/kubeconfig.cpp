@@ -1,5 +1,6 @@
 #include "poolgate/discovery/kubeconfig.hpp"
 
+#include "poolgate/config/quote.hpp"
 #include "poolgate/discovery/error.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -63,7 +64,7 @@ class Reader {
       return read_document(text);
     } catch (const YAML::Exception& error) {
       // A shape the checks below did not foresee: still one clear message, never a crash.
-      fail("", std::string("unexpected structure: ") + error.what());
+      fail("", "unexpected structure: " + config::printable(error.what(), 300));
     }
   }
 
@@ -73,7 +74,7 @@ class Reader {
       try {
         return YAML::Load(std::string(text));
       } catch (const YAML::Exception& error) {
-        fail("", std::string("not valid YAML: ") + error.what());
+        fail("", "not valid YAML: " + config::printable(error.what(), 300));
       }
     }();
     if (!root.IsMap()) fail("", "expected a YAML mapping with clusters, contexts, users and current-context");
@@ -134,7 +135,7 @@ class Reader {
                    const std::string& named_by) const {
     const YAML::Node list = root[list_key];
     if (!list.IsDefined() || list.IsNull()) {
-      fail(list_key, "missing, but " + named_by + " names \"" + name + "\"");
+      fail(list_key, "missing, but " + named_by + " names " + config::quoted(name));
     }
     if (!list.IsSequence()) fail(list_key, "expected a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -147,7 +148,7 @@ class Reader {
         return {where + "." + body_key, body.IsDefined() ? body : YAML::Node(YAML::NodeType::Null)};
       }
     }
-    fail(list_key, "no entry named \"" + name + "\" (named by " + named_by + ")");
+    fail(list_key, "no entry named " + config::quoted(name) + " (named by " + named_by + ")");
   }
 
   void read_cluster(const Entry& cluster, Kubeconfig& result) const {
@@ -166,7 +167,7 @@ class Reader {
       std::string command = exec.IsMap() ? string_field(exec, "command", user.where + ".exec").value_or("") : "";
       throw UnsupportedKubeconfig("kubeconfig " + path_ + ": " + user.where +
                                   ".exec: credential plugins are not supported" +
-                                  (command.empty() ? "" : " (poolgate does not run \"" + command + "\")") +
+                                  (command.empty() ? "" : " (poolgate does not run " + config::quoted(command) + ")") +
                                   "; give the user a client certificate or a token");
     }
     if (const YAML::Node provider = user.body["auth-provider"]; provider.IsDefined() && !provider.IsNull()) {
@@ -174,7 +175,7 @@ class Reader {
           provider.IsMap() ? string_field(provider, "name", user.where + ".auth-provider").value_or("") : "";
       throw UnsupportedKubeconfig("kubeconfig " + path_ + ": " + user.where +
                                   ".auth-provider: auth-provider plugins are not supported" +
-                                  (name.empty() ? "" : " (\"" + name + "\")") +
+                                  (name.empty() ? "" : " (" + config::quoted(name) + ")") +
                                   "; give the user a client certificate or a token");
     }
     result.client_certificate = pem_field(user.body, user.where, "client-certificate-data", "client-certificate");
@@ -193,7 +194,7 @@ class Reader {
         while (!result.token.empty() && std::isspace(static_cast<unsigned char>(result.token.back()))) {
           result.token.pop_back();
         }
-        if (result.token.empty()) fail(field, resolve(*file).string() + " is empty");
+        if (result.token.empty()) fail(field, config::printable(resolve(*file).string(), 300) + " is empty");
       }
     }
   }
@@ -211,7 +212,7 @@ class Reader {
     if (auto file = string_field(map, file_key, where); file && !file->empty()) {
       const std::string field = field_name(where, file_key);
       auto [content, resolved] = read_referenced_file(field, *file);
-      if (content.empty()) fail(field, resolved + " is empty");
+      if (content.empty()) fail(field, config::printable(resolved, 300) + " is empty");
       return PemSource{std::move(content), resolved + " (" + field + ")"};
     }
     return std::nullopt;
@@ -226,7 +227,7 @@ class Reader {
   std::pair<std::string, std::string> read_referenced_file(const std::string& field, const std::string& file) const {
     const std::string path = resolve(file).string();
     SmallFile read = read_small_regular_file(path);
-    if (!read.error.empty()) fail(field, "cannot read " + path + ": " + read.error);
+    if (!read.error.empty()) fail(field, "cannot read " + config::printable(path, 300) + ": " + read.error);
     return {std::move(read.content), path};
   }
 
