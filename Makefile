@@ -3,11 +3,13 @@ BUILD_DIR      ?= build
 SANITIZE_DIR   ?= build-sanitize
 TSAN_DIR       ?= build-tsan
 BENCH_DIR      ?= build-bench
+FUZZ_DIR       ?= build-fuzz
+FUZZ_SECONDS   ?= 60
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 RUN_PORT       ?= 6443
 
-.PHONY: deps build test test-sanitize test-tsan run bench-build bench compare clean
+.PHONY: deps build test test-sanitize test-tsan fuzz run bench-build bench compare clean
 
 deps:
 	@bash scripts/deps.sh
@@ -30,6 +32,13 @@ test-tsan: deps
 	@cmake --build $(TSAN_DIR) -j $(JOBS)
 	@cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# Every libFuzzer target in fuzz/ (clang, ASan + UBSan) for FUZZ_SECONDS each; any crash, leak or timeout fails.
+fuzz:
+	@bash scripts/deps.sh --fuzz
+	@cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 # Starts poolgate on 127.0.0.1:$(RUN_PORT) in front of two demo backends; Ctrl-C stops all three.
 run: build
 	@bash scripts/run-demo.sh $(BUILD_DIR) $(RUN_PORT)
@@ -50,4 +59,4 @@ compare: build
 	@/usr/bin/python3 bench/compare.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR) $(FUZZ_DIR)
