@@ -3,11 +3,13 @@ BUILD_DIR      ?= build
 SANITIZE_DIR   ?= build-sanitize
 TSAN_DIR       ?= build-tsan
 BENCH_DIR      ?= build-bench
+FUZZ_DIR       ?= build-fuzz
+FUZZ_SECONDS   ?= 60
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 RUN_PORT       ?= 6443
 
-.PHONY: deps build test soak test-sanitize test-tsan run bench-build bench compare compare-http clean
+.PHONY: deps build test soak test-sanitize test-tsan fuzz run bench-build bench compare compare-http clean
 
 deps:
 	@bash scripts/deps.sh
@@ -27,13 +29,23 @@ soak: build
 test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
-	@cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 600
 
+# TSan's first report ends the process with status 66. Integration tests run build-tsan/poolgate as a child, which
+# inherits TSAN_OPTIONS; the test fixture stops it at the end of every test and fails the test on status 66.
 test-tsan: deps
 	@cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_TSAN=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(TSAN_DIR) -j $(JOBS)
-	@cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 600
+	@cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# Every libFuzzer target in fuzz/ (clang, ASan + UBSan) for FUZZ_SECONDS each; any crash, leak or timeout fails.
+fuzz:
+	@bash scripts/deps.sh --fuzz
+	@cmake -S fuzz -B $(FUZZ_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+	@bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # Starts poolgate on 127.0.0.1:$(RUN_PORT) in front of two demo backends; Ctrl-C stops all three.
 run: build
@@ -61,4 +73,4 @@ compare-http: build
 	@/usr/bin/python3 bench/compare_http.py --poolgate $(BUILD_DIR)/poolgate $(COMPARE_HTTP_ARGS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR) $(BENCH_DIR) $(FUZZ_DIR)

@@ -17,11 +17,17 @@ test_packages=(openssl curl netcat-openbsd python3 procps iproute2 prometheus ng
 # python3-munkres is there only to satisfy python3-fonttools' "python3-scipy | python3-munkres": without it apt
 # picks scipy, whose pythran dependency pulls libboost1.74-dev, which conflicts with the libboost1.81-dev we build with.
 bench_packages=(wrk sockperf iperf3 haproxy nginx-light libnginx-mod-stream python3-munkres python3-matplotlib)
+# `make fuzz`: clang with libFuzzer and the sanitizer runtimes (libclang-rt), llvm for llvm-symbolizer's stack traces.
+fuzz_packages=(clang libclang-rt-14-dev llvm)
 
 wanted=("${build_packages[@]}" "${test_packages[@]}")
-if [[ "${1:-}" == "--bench" ]]; then
-  wanted+=("${bench_packages[@]}")
-fi
+for option in "$@"; do
+  case "$option" in
+    --bench) wanted+=("${bench_packages[@]}") ;;
+    --fuzz) wanted+=("${fuzz_packages[@]}") ;;
+    *) echo "deps.sh: unknown option $option (--bench, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for pkg in "${wanted[@]}"; do

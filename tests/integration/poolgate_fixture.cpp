@@ -40,6 +40,16 @@ Args operator+(Args args, const Args& more) {
 }
 
 void PoolgateTest::TearDown() {
+  // Each poolgate still running is stopped as systemd stops it, so sanitizer builds check the drain too. A crash
+  // or a sanitizer report (a data race in the TSan build) fails the test even if the test noticed nothing; a
+  // poolgate still draining after the wait is left to the destructor's SIGKILL.
+  for (const auto& process : processes_) {
+    const std::optional<int> status = process->stop(10s);
+    if (status && crashed_or_sanitizer_report(*status)) {
+      ADD_FAILURE() << "poolgate (" << process->log_file().filename() << ") crashed or a sanitizer reported an error: "
+                    << "exit status " << *status;
+    }
+  }
   if (!HasFailure()) {
     return;
   }

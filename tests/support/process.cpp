@@ -172,6 +172,26 @@ std::optional<int> PoolgateProcess::wait_exit(std::chrono::milliseconds timeout)
   return exit_status_;
 }
 
+std::optional<int> PoolgateProcess::stop(std::chrono::milliseconds timeout) {
+  if (running()) {
+    send_signal(SIGTERM);
+  }
+  return wait_exit(timeout);
+}
+
+bool crashed_or_sanitizer_report(int exit_status) {
+  constexpr int kThreadSanitizerExitStatus = 66;
+  if (exit_status == kThreadSanitizerExitStatus) {
+    return true;
+  }
+  for (const int signal_number : {SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE}) {
+    if (exit_status == 128 + signal_number) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string regex_escape(std::string_view text) {
   static const std::string_view special = R"(\^$.|?*+()[]{})";
   std::string escaped;

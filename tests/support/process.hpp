@@ -49,6 +49,9 @@ class PoolgateProcess {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   [[nodiscard]] bool running();
 
+  // SIGTERM (the way systemd stops poolgate) unless it has already ended, then wait_exit(timeout).
+  std::optional<int> stop(std::chrono::milliseconds timeout);
+
  private:
   // The first capture group of the first log line matching `line_with_port`, once such a line is logged.
   std::optional<std::uint16_t> port_from_log(const std::regex& line_with_port, std::chrono::milliseconds timeout);
@@ -59,6 +62,10 @@ class PoolgateProcess {
   std::filesystem::path log_file_;
   std::optional<int> exit_status_;
 };
+
+// True for an exit status that only a crash or a sanitizer report produces: a fatal signal (SIGSEGV, SIGABRT
+// from abort_on_error, ...) or ThreadSanitizer's exit status 66 (`make test-tsan` sets halt_on_error=1).
+bool crashed_or_sanitizer_report(int exit_status);
 
 // `text` with every regex metacharacter escaped, to match a literal (e.g. a file path) inside a pattern.
 std::string regex_escape(std::string_view text);

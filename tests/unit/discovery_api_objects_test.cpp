@@ -195,5 +195,14 @@ TEST(StatusMessage, TakesTheMessageOfAStatusObjectElseTheStartOfTheBody) {
   EXPECT_EQ(status_message(std::string(500, 'a')).size(), 120u);
 }
 
+TEST(StatusMessage, AHostileMessageCannotFloodOrForgeLogLines) {
+  const std::string forged = "denied\\n2024-01-01 [info] discovery: API servers are now 6.6.6.6:6443" +
+                             std::string(100000, 'x');
+  const std::string message = status_message(R"({"kind":"Status","message":")" + forged + R"("})");
+  EXPECT_LE(message.size(), 303u);
+  EXPECT_THAT(message, StartsWith("denied\\x0A2024-01-01"));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace poolgate::discovery

@@ -217,6 +217,12 @@ TEST_F(DiscoveryClientTest, AServerThatNeverAnswersTimesOut) {
   EXPECT_LT(test::elapsed_since(started), 3s);
 }
 
+TEST_F(DiscoveryClientTest, AnAnswerOverSixteenMebibytesIsRefusedInsteadOfBuffered) {
+  start_api();
+  api_->respond(TestApiServer::kSlicesPath, 200, std::string(16 * 1024 * 1024 + 1, ' '));
+  EXPECT_EQ(fetch_error(kubeconfig()), "reading the response: body limit exceeded");
+}
+
 TEST_F(DiscoveryClientTest, ARefusedConnectionIsReported) {
   EXPECT_EQ(fetch_error(kubeconfig(), loopback(test::unused_loopback_port())), "connecting: Connection refused");
 }

@@ -80,8 +80,10 @@ TEST_P(ParseEndpointsJsonRejects, WithMessageNamingFileAndValue) {
 INSTANTIATE_TEST_SUITE_P(
     EndpointsFile, ParseEndpointsJsonRejects,
     ::testing::Values(
-        BadFile{"BadJson", R"({"endpoints": ["10.0.0.1:6443",]})", {"not valid JSON"}},
-        BadFile{"EmptyContent", "", {"not valid JSON"}},
+        BadFile{"BadJson", R"({"endpoints": ["10.0.0.1:6443",]})", {"not valid JSON at line 1, column 32: syntax error"}},
+        BadFile{"BadJsonOnLineFour", "{\n  \"endpoints\": [\n    \"10.0.0.1:6443\",\n  ]\n}\n",
+                {"not valid JSON at line 4, column 3: syntax error"}},
+        BadFile{"EmptyContent", "", {"not valid JSON at line 1, column 1: incomplete JSON"}},
         BadFile{"TrailingGarbage", R"({"endpoints": ["10.0.0.1:6443"]} trailing)", {"not valid JSON"}},
         BadFile{"TwoDocuments", R"({"endpoints": ["10.0.0.1:6443"]}{})", {"not valid JSON"}},
         BadFile{"NotAnObject", R"(["10.0.0.1:6443"])", {"expected a JSON object"}},

@@ -79,6 +79,8 @@ TEST_F(CommandLineTest, DefaultsMatchK8sApiserverProxy) {
   EXPECT_EQ(options.pool_cleanup_interval, 1min);
   EXPECT_EQ(options.removed_endpoint_grace, 5s);
   EXPECT_EQ(options.max_connections, 0u);
+  // The admin endpoint is reachable from the node itself only, unless the operator says otherwise.
+  EXPECT_THAT(options.admin_listen, Optional(HostPort{"127.0.0.1", 9778}));
 }
 
 TEST_F(CommandLineTest, ParsesEveryFlag) {

@@ -1,6 +1,7 @@
 #include "poolgate/config/address.hpp"
 
 #include "poolgate/config/error.hpp"
+#include "poolgate/config/quote.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -10,7 +11,7 @@ namespace poolgate::config {
 namespace {
 
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
-  throw ConfigError("invalid address \"" + std::string(text) + "\": " + std::string(why));
+  throw ConfigError("invalid address " + quoted(text) + ": " + std::string(why));
 }
 
 std::uint16_t parse_port(std::string_view text, std::string_view port, bool allow_zero) {

@@ -1,6 +1,7 @@
 #include "poolgate/config/duration.hpp"
 
 #include "poolgate/config/error.hpp"
+#include "poolgate/config/quote.hpp"
 
 #include <array>
 #include <cstdint>
@@ -27,7 +28,7 @@ constexpr std::array kUnits{
 };
 
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
-  throw ConfigError("invalid duration \"" + std::string(text) + "\": " + std::string(why) +
+  throw ConfigError("invalid duration " + quoted(text) + ": " + std::string(why) +
                     " (examples: 500ms, 15s, 1m, 1h30m)");
 }
 

@@ -28,7 +28,7 @@ void add_duration(CLI::App& app, const std::string& name, Duration& target, cons
 
 }  // namespace
 
-ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   Options options;
   CLI::App app{
       "poolgate: a TCP proxy with a warm backend connection pool.\n"
@@ -145,14 +145,18 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       if (value <= Duration::zero()) throw CLI::ValidationError(name, "must be greater than 0");
     }
   } catch (const CLI::ParseError& error) {
-    int code = app.exit(error);
+    int code = app.exit(error, out, err);
     return {std::nullopt, code == 0 ? 0 : 2};
   } catch (const ConfigError& error) {
-    std::cerr << "poolgate: --listen: " << error.what() << "\n";
+    err << "poolgate: --listen: " << error.what() << "\n";
     return {std::nullopt, 2};
   }
   if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
   return {std::move(options), 0};
+}
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+  return parse_command_line(argc, argv, std::cout, std::cerr);
 }
 
 }  // namespace poolgate::config

@@ -5,6 +5,7 @@
 #include "poolgate/config/duration.hpp"
 
 #include <chrono>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ struct ParsedCommandLine {
   int exit_code = 0;
 };
 
+// Usage, --help and --version text go to `out`, error messages to `err` (std::cout and std::cerr for poolgate
+// itself; tests and the fuzz target capture or discard them). Never exits the process.
+ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 ParsedCommandLine parse_command_line(int argc, const char* const* argv);
 
 }  // namespace poolgate::config

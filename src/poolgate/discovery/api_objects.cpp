@@ -1,5 +1,6 @@
 #include "poolgate/discovery/api_objects.hpp"
 
+#include "poolgate/config/quote.hpp"
 #include "poolgate/discovery/error.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -86,9 +87,9 @@ class ObjectReader {
     if (!value.is_string()) fail(where, "expected an IP address string, got " + excerpt(value));
     boost::system::error_code ec;
     const auto parsed = boost::asio::ip::make_address(std::string_view(value.as_string()), ec);
-    if (ec) fail(where, "\"" + std::string(value.as_string()) + "\" is not an IP address");
+    if (ec) fail(where, config::quoted(value.as_string()) + " is not an IP address");
     if (parsed.is_v6() && parsed.to_v6().scope_id() != 0) {
-      fail(where, "\"" + std::string(value.as_string()) + "\" has a zone index, which an endpoint cannot use");
+      fail(where, config::quoted(value.as_string()) + " has a zone index, which an endpoint cannot use");
     }
     return config::HostPort{parsed.to_string(), port};
   }
@@ -98,12 +99,7 @@ class ObjectReader {
   }
 
   static std::string excerpt(const json::value& value) {
-    std::string text = json::serialize(value);
-    if (text.size() > 60) {
-      text.resize(57);
-      text.append("...");
-    }
-    return text;
+    return config::printable(json::serialize(value), 60);
   }
 
  private:
@@ -194,13 +190,14 @@ std::string status_message(std::string_view body) {
   json::value document = json::parse(body, ec);
   if (!ec && document.is_object()) {
     if (const json::value* message = document.as_object().if_contains("message"); message && message->is_string()) {
-      return std::string(message->as_string());
+      // A Status message can be as long as the body: bounded and printable like any value quoted from an answer.
+      return config::printable(message->as_string(), 300);
     }
   }
   std::string text(body.substr(0, 120));
   std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
+  return config::printable(text, 120);
 }
 
 }  // namespace poolgate::discovery

@@ -1,5 +1,6 @@
 #include "poolgate/discovery/discovery.hpp"
 
+#include "poolgate/config/quote.hpp"
 #include "poolgate/discovery/api_objects.hpp"
 #include "poolgate/discovery/error.hpp"
 #include "poolgate/discovery/kubeconfig.hpp"
@@ -18,7 +19,8 @@ namespace poolgate::discovery {
 namespace {
 
 std::string describe_status(const HttpResponse& response) {
-  std::string text = "HTTP " + std::to_string(response.status) + (response.reason.empty() ? "" : " " + response.reason);
+  std::string text = "HTTP " + std::to_string(response.status) +
+                     (response.reason.empty() ? "" : " " + config::printable(response.reason, 100));
   const std::string message = status_message(response.body);
   return message.empty() ? text : text + ": " + message;
 }

@@ -1,19 +1,58 @@
 #include "poolgate/discovery/kubeconfig.hpp"
 
+#include "poolgate/config/quote.hpp"
 #include "poolgate/discovery/error.hpp"
 
 #include <yaml-cpp/yaml.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace poolgate::discovery {
 namespace {
+
+// Kubeconfigs, certificates, keys and tokens are a few KiB. A kubeconfig naming a device, a FIFO or a huge file
+// must not block a refresh (the control thread) or fill memory, so only regular files this small are read.
+constexpr std::size_t kMaxFileBytes = 1024 * 1024;
+
+// The whole content of `path`, or (as `error`) why it cannot be read.
+struct SmallFile {
+  std::string content;
+  std::string error;
+};
+
+SmallFile read_small_regular_file(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any non-regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {"", std::strerror(errno)};
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return {"", std::strerror(errno)};
+  if (!S_ISREG(status.st_mode)) return {"", "not a regular file"};
+  SmallFile file;
+  char buffer[16384];
+  // st_size is not trusted (files under /proc report 0): the limit is enforced on what is actually read.
+  while (file.content.size() <= kMaxFileBytes) {
+    const ssize_t count = ::read(fd, buffer, sizeof buffer);
+    if (count == 0) return file;
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return {"", std::strerror(errno)};
+    }
+    file.content.append(buffer, static_cast<std::size_t>(count));
+  }
+  return {"", "larger than " + std::to_string(kMaxFileBytes / 1024) + " KiB"};
+}
 
 // Reads one kubeconfig document; every error names the file and the field.
 class Reader {
@@ -25,7 +64,7 @@ class Reader {
       return read_document(text);
     } catch (const YAML::Exception& error) {
       // A shape the checks below did not foresee: still one clear message, never a crash.
-      fail("", std::string("unexpected structure: ") + error.what());
+      fail("", "unexpected structure: " + config::printable(error.what(), 300));
     }
   }
 
@@ -35,7 +74,7 @@ class Reader {
       try {
         return YAML::Load(std::string(text));
       } catch (const YAML::Exception& error) {
-        fail("", std::string("not valid YAML: ") + error.what());
+        fail("", "not valid YAML: " + config::printable(error.what(), 300));
       }
     }();
     if (!root.IsMap()) fail("", "expected a YAML mapping with clusters, contexts, users and current-context");
@@ -96,7 +135,7 @@ class Reader {
                    const std::string& named_by) const {
     const YAML::Node list = root[list_key];
     if (!list.IsDefined() || list.IsNull()) {
-      fail(list_key, "missing, but " + named_by + " names \"" + name + "\"");
+      fail(list_key, "missing, but " + named_by + " names " + config::quoted(name));
     }
     if (!list.IsSequence()) fail(list_key, "expected a list");
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -109,7 +148,7 @@ class Reader {
         return {where + "." + body_key, body.IsDefined() ? body : YAML::Node(YAML::NodeType::Null)};
       }
     }
-    fail(list_key, "no entry named \"" + name + "\" (named by " + named_by + ")");
+    fail(list_key, "no entry named " + config::quoted(name) + " (named by " + named_by + ")");
   }
 
   void read_cluster(const Entry& cluster, Kubeconfig& result) const {
@@ -128,7 +167,7 @@ class Reader {
       std::string command = exec.IsMap() ? string_field(exec, "command", user.where + ".exec").value_or("") : "";
       throw UnsupportedKubeconfig("kubeconfig " + path_ + ": " + user.where +
                                   ".exec: credential plugins are not supported" +
-                                  (command.empty() ? "" : " (poolgate does not run \"" + command + "\")") +
+                                  (command.empty() ? "" : " (poolgate does not run " + config::quoted(command) + ")") +
                                   "; give the user a client certificate or a token");
     }
     if (const YAML::Node provider = user.body["auth-provider"]; provider.IsDefined() && !provider.IsNull()) {
@@ -136,7 +175,7 @@ class Reader {
           provider.IsMap() ? string_field(provider, "name", user.where + ".auth-provider").value_or("") : "";
       throw UnsupportedKubeconfig("kubeconfig " + path_ + ": " + user.where +
                                   ".auth-provider: auth-provider plugins are not supported" +
-                                  (name.empty() ? "" : " (\"" + name + "\")") +
+                                  (name.empty() ? "" : " (" + config::quoted(name) + ")") +
                                   "; give the user a client certificate or a token");
     }
     result.client_certificate = pem_field(user.body, user.where, "client-certificate-data", "client-certificate");
@@ -155,7 +194,7 @@ class Reader {
         while (!result.token.empty() && std::isspace(static_cast<unsigned char>(result.token.back()))) {
           result.token.pop_back();
         }
-        if (result.token.empty()) fail(field, resolve(*file).string() + " is empty");
+        if (result.token.empty()) fail(field, config::printable(resolve(*file).string(), 300) + " is empty");
       }
     }
   }
@@ -173,7 +212,7 @@ class Reader {
     if (auto file = string_field(map, file_key, where); file && !file->empty()) {
       const std::string field = field_name(where, file_key);
       auto [content, resolved] = read_referenced_file(field, *file);
-      if (content.empty()) fail(field, resolved + " is empty");
+      if (content.empty()) fail(field, config::printable(resolved, 300) + " is empty");
       return PemSource{std::move(content), resolved + " (" + field + ")"};
     }
     return std::nullopt;
@@ -186,12 +225,10 @@ class Reader {
 
   // The content of a file the kubeconfig names, and its resolved path.
   std::pair<std::string, std::string> read_referenced_file(const std::string& field, const std::string& file) const {
-    const std::filesystem::path path = resolve(file);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(field, "cannot read " + path.string() + ": " + std::strerror(errno));
-    std::ostringstream content;
-    content << in.rdbuf();
-    return {content.str(), path.string()};
+    const std::string path = resolve(file).string();
+    SmallFile read = read_small_regular_file(path);
+    if (!read.error.empty()) fail(field, "cannot read " + config::printable(path, 300) + ": " + read.error);
+    return {std::move(read.content), path};
   }
 
   std::string path_;
@@ -238,11 +275,9 @@ std::optional<std::string> decode_base64(std::string_view text) {
 Kubeconfig parse_kubeconfig(std::string_view text, const std::string& path) { return Reader(path).read(text); }
 
 Kubeconfig load_kubeconfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw config::ConfigError("kubeconfig " + path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return parse_kubeconfig(content.str(), path);
+  SmallFile read = read_small_regular_file(path);
+  if (!read.error.empty()) throw config::ConfigError("kubeconfig " + path + ": cannot read: " + read.error);
+  return parse_kubeconfig(read.content, path);
 }
 
 }  // namespace poolgate::discovery

@@ -43,14 +43,17 @@ bool FileWatcher::start() {
 }
 
 void FileWatcher::read_events() {
+  // Destroying the watcher (the drain does) cancels both operations, but their handlers still run later with an
+  // error: they must return before touching `this`, which may be gone by then.
   inotify_.async_read_some(boost::asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t) {
     if (ec) return;
     if (!change_pending_) {
       change_pending_ = true;
       debounce_.expires_after(kDebounce);
       debounce_.async_wait([this](const boost::system::error_code& wait_error) {
+        if (wait_error) return;
         change_pending_ = false;
-        if (!wait_error) on_change_();
+        on_change_();
       });
     }
     read_events();
