@@ -105,7 +105,8 @@ PooledConnections::PooledConnections(boost::asio::io_context& context, const Tar
     : context_(context) {
   pool::PoolSettings settings;
   settings.max_per_endpoint = kMaxPerEndpoint;
-  settings.replace_taken = false;
+  // Acquire, use, release as reusable: HTTP mode's keep-alive pool, with its settings.
+  settings = pool::keep_alive_settings(settings);
   pool_ = std::make_shared<pool::EndpointPool>(context_.get_executor(), target.backend, settings,
                                                [](const balance::BackendPtr&, const boost::system::error_code&) {});
   pool_->refill();
