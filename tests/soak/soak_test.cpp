@@ -16,8 +16,9 @@ namespace poolgate::test {
 namespace {
 
 constexpr std::size_t kWantedConcurrent = 10'000;
-// poolgate needs up to 6 descriptors per relay (two sockets, two pipes), this process 2 (client, backend).
-constexpr rlim_t kDescriptorsPerConnection = 6;
+// poolgate needs 2 descriptors per relay (its two sockets) plus splice pipes, which it caps at a quarter of its
+// limit; this process needs 2 per connection (client, backend).
+constexpr rlim_t kDescriptorsPerConnection = 2;
 constexpr rlim_t kDescriptorHeadroom = 1500;
 constexpr std::size_t kBytesEach = 4096;
 constexpr auto kRewriteEvery = 3s;
@@ -30,7 +31,8 @@ std::size_t concurrent_connections() {
   if (const char* text = std::getenv("POOLGATE_SOAK_CONCURRENT")) return std::strtoul(text, nullptr, 10);
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
-  return std::min<std::size_t>(kWantedConcurrent, (limit.rlim_cur - kDescriptorHeadroom) / kDescriptorsPerConnection);
+  const rlim_t for_sockets = limit.rlim_cur - limit.rlim_cur / 4 - kDescriptorHeadroom;
+  return std::min<std::size_t>(kWantedConcurrent, for_sockets / kDescriptorsPerConnection);
 }
 
 std::chrono::seconds mixed_duration() {
@@ -41,8 +43,9 @@ std::chrono::seconds mixed_duration() {
 class SoakTest : public FaultTest {};
 
 TEST_F(SoakTest, TenThousandConcurrentThenAMinuteOfMixedTrafficWithEndpointChanges) {
-  // Per connection: this process holds a client and a backend socket, poolgate two sockets and two pipes.
-  const rlim_t wanted = kWantedConcurrent * kDescriptorsPerConnection + kDescriptorHeadroom;
+  // Per connection: this process holds a client and a backend socket, poolgate two sockets (and pipes, within a
+  // quarter of its limit).
+  const rlim_t wanted = (kWantedConcurrent * kDescriptorsPerConnection + kDescriptorHeadroom) * 4 / 3;
   if (!raise_descriptor_limit(wanted)) {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
