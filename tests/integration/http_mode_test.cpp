@@ -124,6 +124,16 @@ TEST_F(HttpModeTest, HeadGetsTheHeaderWithoutABodyAndTheConnectionStaysInStep) {
   const auto next = client.exchange(make_get("/hello"));
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->body().rfind("conn=", 0), 0u) << "the next answer is out of step: " << next->body();
+
+  // A HEAD answer that announces chunked coding still carries no body, not even the last chunk.
+  HttpRequestMessage chunked_head = make_get("/echo?chunked");
+  chunked_head.method(bhttp::verb::head);
+  const auto chunked_headers = client.exchange(chunked_head);
+  ASSERT_TRUE(chunked_headers.has_value());
+  EXPECT_EQ((*chunked_headers)[bhttp::field::transfer_encoding], "chunked");
+  const auto after = client.exchange(make_get("/hello"));
+  ASSERT_TRUE(after.has_value()) << "bytes after a HEAD answer put the connection out of step";
+  EXPECT_EQ(after->body().rfind("conn=", 0), 0u) << after->body();
 }
 
 TEST_F(HttpModeTest, ABackendConnectionCloseIsHonouredAndThatConnectionNeverReused) {

@@ -152,6 +152,13 @@ void HttpBackend::accept_loop() {
           response.result(bhttp::status::not_found);
         }
         if (!response.chunked()) response.prepare_payload();
+        if (request.method() == bhttp::verb::head) {
+          // The answer to HEAD is the header GET would get, framing fields included, and nothing after it.
+          bhttp::response_serializer<bhttp::string_body> header_only{response};
+          bhttp::write_header(*socket, header_only, ec);
+          if (ec || !response.keep_alive()) break;
+          continue;
+        }
         bhttp::write(*socket, response, ec);
         if (ec || !response.keep_alive()) break;
       }

@@ -43,6 +43,13 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   bhttp::serializer<isRequest, bhttp::buffer_body> serializer{parser.get()};
+  if (parser.is_done()) {
+    // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0): the header alone. Going through
+    // the body loop would end a header that says "chunked" with a last-chunk the peer must not receive.
+    auto [ec, n] = co_await bhttp::async_write_header(to, serializer, use_tuple);
+    written += n;
+    co_return ec ? Flow::destination_failed : Flow::done;
+  }
   auto& body = parser.get().body();
   while (!serializer.is_done()) {
     if (parser.is_done()) {
