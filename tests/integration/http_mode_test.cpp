@@ -203,7 +203,9 @@ TEST_F(HttpModeTest, ASuccessfulConnectBecomesATunnel) {
 TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnceOthersNever) {
   HttpBackend backend;
   start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "2"});
-  ASSERT_TRUE(wait_until([&] { return backend.connections_accepted() == 2; }, 5s)) << "the pool never warmed up";
+  // Both warm connections idle in the pool (not merely accepted by the backend), so the order below is known.
+  ASSERT_TRUE(wait_for_metrics([](const auto& m) { return metric_sum(m, "poolgate_pool_idle_connections") == 2; }))
+      << "the pool never warmed up: " << last_scrape_;
   backend.close_silently_after(1);
   HttpConnection client = connect_http();
   // The first request is a warm connection's first; the second goes on that same connection (newest first),
