@@ -144,11 +144,14 @@ TEST_F(HttpModeTest, ABackendConnectionCloseIsHonouredAndThatConnectionNeverReus
 
   const auto closing = client.exchange(make_get("/close"));
   ASSERT_TRUE(closing.has_value());
-  EXPECT_EQ(closing->body(), "closing");
+  ASSERT_EQ(closing->body().rfind("closing conn=", 0), 0u) << closing->body();
+  // Which backend connection carried it depends on whether the warm one was adopted yet; the answer names it.
+  const std::string closed_prefix = closing->body().substr(std::string_view("closing ").size()) + " ";
   for (int i = 0; i < 3; ++i) {
     const auto after = client.exchange(make_get("/hello"));
     ASSERT_TRUE(after.has_value()) << "the client connection did not survive the backend's close";
-    EXPECT_EQ(after->body().rfind("conn=1 ", 0), std::string::npos) << "the closed connection was used again";
+    ASSERT_EQ(after->body().rfind("conn=", 0), 0u) << after->body();
+    EXPECT_EQ(after->body().rfind(closed_prefix, 0), std::string::npos) << "the closed connection was used again";
   }
   EXPECT_EQ(counter("poolgate_http_retries_total"), 0);
   EXPECT_EQ(counter("poolgate_http_response_errors_total"), 0);

@@ -130,7 +130,7 @@ void HttpBackend::accept_loop() {
           response.body() = request.body();
           if (target == "/echo?chunked") response.chunked(true);
         } else if (target == "/close") {
-          response.body() = "closing";
+          response.body() = "closing conn=" + std::to_string(number);
           response.keep_alive(false);
         } else if (target.rfind("/big?bytes=", 0) == 0) {
           write_big(*socket, std::stoull(target.substr(11)), request.version(), ec);

@@ -16,7 +16,7 @@ namespace poolgate::test {
 //   /hello          200 "conn=<C> req=<R>": the backend connection's 1-based number and its request count
 //   /headers        200 with the request's header fields as the body, one "name: value" per line
 //   /echo           200 with the request body; /echo?chunked answers with chunked coding
-//   /close          200 "closing" with Connection: close, then the connection is closed
+//   /close          200 "closing conn=<C>" with Connection: close, then the connection is closed
 //   /big?bytes=N    200 with N bytes ('a'..'z' repeating), written in 64 KiB pieces
 //   /upgrade        101 Switching Protocols (Upgrade: test-protocol), then echoes raw bytes until EOF
 //   CONNECT x       200, then echoes raw bytes until EOF (a forward proxy's tunnel)
