@@ -1,4 +1,5 @@
-// Covers relay::relay's use of the pipe pool: a connection holds pipes only while bytes are in flight.
+// Covers relay::relay's use of the pipe pool: small messages are copied, streams spliced, and a connection holds
+// a pipe only while a stream is in flight.
 #include "poolgate/relay/relay.hpp"
 
 #include "loopback.hpp"
@@ -7,13 +8,15 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace poolgate::relay {
 namespace {
 
 using namespace std::chrono_literals;
 using unit::tcp;
 
-TEST(RelayPipes, AnIdleRelayHoldsNoPipeAndTakesOneAgainWhenBytesFlow) {
+TEST(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone) {
   unit::asio::io_context io;
   unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
   unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
@@ -30,15 +33,34 @@ TEST(RelayPipes, AnIdleRelayHoldsNoPipeAndTakesOneAgainWhenBytesFlow) {
     ASSERT_TRUE(unit::run_until(io, [&] { return backend_side.server.available() >= message.size(); }))
         << "the relay did not move " << message;
     EXPECT_EQ(unit::read_exactly(backend_side.server, message.size()), message);
-    // Both directions are waiting for their source now: their pipes are back in the cache, empty.
-    ASSERT_TRUE(unit::run_until(io, [&] { return pipes.in_use() == 0; }))
-        << "an idle relay still holds " << pipes.in_use() << " pipe(s)";
-    EXPECT_GE(pipes.kept(), 1u);
+    EXPECT_EQ(pipes.in_use() + pipes.kept(), 0u) << "a small message went through a pipe";
   }
+
+  // A stream: the relay's reads fill its scratch buffer, so it switches to splice() through a pipe.
+  std::string stream(4 << 20, '\0');
+  for (std::size_t i = 0; i < stream.size(); ++i) stream[i] = static_cast<char>(i * 7 + i / 4096);
+  bool written = false;
+  boost::asio::async_write(client_side.client, boost::asio::buffer(stream),
+                           [&](boost::system::error_code ec, std::size_t) { written = !ec; });
+  std::string arrived;
+  ASSERT_TRUE(unit::run_until(io, [&] {
+    if (const std::size_t ready = backend_side.server.available(); ready > 0) {
+      const std::size_t before = arrived.size();
+      arrived.resize(before + ready);
+      backend_side.server.read_some(boost::asio::buffer(arrived.data() + before, ready));
+    }
+    return written && arrived.size() >= stream.size();
+  })) << arrived.size() << " of " << stream.size() << " bytes arrived";
+  EXPECT_TRUE(arrived == stream) << "the stream arrived changed";
+  // Both directions are waiting for their source now: the pipe the stream took is back in the cache, empty.
+  ASSERT_TRUE(unit::run_until(io, [&] { return pipes.in_use() == 0; }))
+      << "an idle relay still holds " << pipes.in_use() << " pipe(s)";
+  EXPECT_GE(pipes.kept(), 1u) << "the stream never went through a pipe";
+
   client_side.client.close();
   backend_side.server.close();
   ASSERT_TRUE(unit::run_until(io, [&] { return finished; }));
-  EXPECT_EQ(totals.to_backend, 11u);
+  EXPECT_EQ(totals.to_backend, 11u + stream.size());
   EXPECT_EQ(pipes.in_use(), 0u);
 }
 

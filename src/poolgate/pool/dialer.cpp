@@ -48,6 +48,9 @@ void set_client_socket_options(int fd) {
   set_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, kKeepAliveIdleSeconds);
   set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, kKeepAliveIntervalSeconds);
   set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, kKeepAliveProbes);
+  // Each read then says whether it left the socket empty (no bytes, no FIN pending), which lets the relay wait
+  // for the next edge without re-arming epoll or spending a read on EAGAIN.
+  set_int_option(fd, IPPROTO_TCP, TCP_INQ, 1);
 }
 
 void set_backend_socket_options(int fd) {

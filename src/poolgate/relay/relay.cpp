@@ -1,15 +1,19 @@
 #include "poolgate/relay/relay.hpp"
 
+#include "poolgate/relay/drained_wait.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -69,19 +73,86 @@ void pass_on(Ending ending, tcp::socket& from, tcp::socket& to, RelayState& stat
   }
 }
 
-boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, std::uint64_t& moved,
-                                            RelayState& state);
+// Small messages (requests, answers, RPCs) go through a per-thread scratch buffer with recv()/send(): for a few
+// hundred bytes that is cheaper than two splice() calls through a pipe. A read that fills the scratch buffer
+// means a stream, which then goes through a pipe with splice() until a read comes back small again.
+constexpr std::size_t kScratch = 16 * 1024;
 
-// A connection holds a pipe only while bytes flow: before it waits for the source, the (empty) pipe goes back to
-// the thread's cache. Idle connections (watches, most of a node's) then cost two descriptors, not six.
-boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to, PipePool& pipes,
-                                              std::uint64_t& moved, RelayState& state) {
+char* scratch_buffer() {
+  // One per worker thread: bytes sit in it only between a recv() and the send() that follows, with no suspension
+  // in between; what the destination cannot take at once is copied out before the relay waits.
+  thread_local const std::unique_ptr<char[]> scratch(new char[kScratch]);
+  return scratch.get();
+}
+
+// What a recv() brought, and whether it left the socket empty: TCP_INQ (set on every relayed socket, see
+// pool::set_client_socket_options) reports the bytes still queued after the read, and counts a pending FIN as one.
+struct Received {
+  ssize_t size = 0;
+  bool empty_known = false;  // false when the kernel sent no TCP_INQ answer (an old kernel, a refused option)
+  bool emptied = false;
+};
+
+Received receive(int fd, char* buffer, std::size_t capacity) {
+  iovec slice{buffer, capacity};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr message{};
+  message.msg_iov = &slice;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  Received received;
+  received.size = ::recvmsg(fd, &message, MSG_DONTWAIT);
+  if (received.size <= 0) return received;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level == IPPROTO_TCP && header->cmsg_type == TCP_CM_INQ) {
+      int queued = 0;
+      std::memcpy(&queued, CMSG_DATA(header), sizeof queued);
+      received.empty_known = true;
+      received.emptied = queued == 0;
+    }
+  }
+  return received;
+}
+
+// Sends `data` completely, waiting for the destination when its buffer is full. Returns false when the
+// destination failed or was closed.
+boost::asio::awaitable<bool> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
+  std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
+  while (size > 0) {
+    ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent > 0) {
+      data += sent;
+      size -= static_cast<std::size_t>(sent);
+      moved += static_cast<std::uint64_t>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && errno != EAGAIN) co_return false;
+    if (!held) {
+      held = std::make_unique<char[]>(size);
+      std::memcpy(held.get(), data, size);
+      data = held.get();
+    }
+    if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) co_return false;
+  }
+  co_return true;
+}
+
+// Moves one direction until it ends. A connection holds a pipe only while a stream flows; before it waits for the
+// source, the (empty) pipe goes back to the thread's cache. Idle connections (watches, most of a node's) then
+// cost two descriptors, not six.
+boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePool& pipes, DrainedWait& drained,
+                                     std::uint64_t& moved, RelayState& state) {
   std::optional<Pipe> pipe;
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;
-  // A read that returned less than asked has most likely emptied the socket: wait for readiness first rather
-  // than spend a splice() on EAGAIN. (Readiness is re-checked when the wait is armed, so nothing is missed.)
+  bool streaming = false;  // splice() through a pipe rather than recv()/send() through the scratch buffer
+  // A read that emptied the socket is followed by a wait for readiness rather than a read spent on EAGAIN. When
+  // the emptiness is proven (TCP_INQ said so, or EAGAIN) the cheap wait will do; a short splice() may have
+  // stopped at a full pipe with bytes or a FIN still queued, so that wait re-checks readiness as it is armed.
   bool probably_drained = false;
+  bool proven_empty = false;
   for (;;) {
     if (!from.is_open() || !to.is_open()) {
       ending = Ending::cancelled;
@@ -93,18 +164,20 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
         pipe.reset();
       }
       // A failed wait means the socket was closed under us (drain, endpoint removal).
-      if (auto [ec] = co_await from.async_wait(tcp::socket::wait_read, use_tuple); ec) {
+      auto [ec] = proven_empty ? co_await drained.async_wait_readable(from, use_tuple)
+                               : co_await from.async_wait(tcp::socket::wait_read, use_tuple);
+      if (ec) {
         ending = Ending::cancelled;
         break;
       }
     }
-    if (!pipe && !(pipe = pipes.acquire())) {
-      // No descriptors for a pipe: the rest of this direction is copied through a buffer instead.
-      co_await copy_direction(from, to, moved, state);
-      co_return;
-    }
-    ssize_t in = ::splice(from.native_handle(), nullptr, pipe->write_end, nullptr, kChunk,
-                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    // Without a pipe (none left under the descriptor budget) a stream is copied too.
+    if (streaming && !pipe && !(pipe = pipes.acquire())) streaming = false;
+    char* const scratch = scratch_buffer();
+    const Received received = streaming ? Received{::splice(from.native_handle(), nullptr, pipe->write_end,
+                                                             nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)}
+                                        : receive(from.native_handle(), scratch, kScratch);
+    const ssize_t in = received.size;
     if (in == 0) {
       ending = Ending::eof;
       break;
@@ -112,14 +185,29 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
     if (in < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        probably_drained = true;
+        probably_drained = proven_empty = true;
         continue;
       }
       ending = from.is_open() ? Ending::source_reset : Ending::cancelled;
       break;
     }
-    probably_drained = static_cast<std::size_t>(in) < kChunk;
-    in_pipe += static_cast<std::size_t>(in);
+    const auto got = static_cast<std::size_t>(in);
+    if (received.empty_known) {
+      probably_drained = proven_empty = received.emptied;
+    } else {
+      probably_drained = got < (streaming ? kChunk : kScratch);
+      proven_empty = false;
+    }
+    if (!streaming) {
+      streaming = got == kScratch;
+      if (!co_await send_all(to, scratch, got, moved)) {
+        ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;
+        break;
+      }
+      continue;
+    }
+    streaming = got >= kScratch;
+    in_pipe += got;
     while (in_pipe > 0) {
       ssize_t out = ::splice(pipe->read_end, nullptr, to.native_handle(), nullptr, in_pipe,
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -143,30 +231,6 @@ boost::asio::awaitable<void> splice_direction(tcp::socket& from, tcp::socket& to
   pass_on(ending, from, to, state);
 }
 
-boost::asio::awaitable<void> copy_direction(tcp::socket& from, tcp::socket& to, std::uint64_t& moved,
-                                            RelayState& state) {
-  auto buffer = std::make_unique<char[]>(kChunk);
-  Ending ending = Ending::eof;
-  for (;;) {
-    auto [read_error, n] = co_await from.async_read_some(boost::asio::buffer(buffer.get(), kChunk), use_tuple);
-    if (read_error == boost::asio::error::eof) break;
-    if (read_error) {
-      ending = from.is_open() && read_error != boost::asio::error::operation_aborted ? Ending::source_reset
-                                                                                      : Ending::cancelled;
-      break;
-    }
-    auto [write_error, written] = co_await boost::asio::async_write(to, boost::asio::buffer(buffer.get(), n),
-                                                                    use_tuple);
-    moved += written;
-    if (write_error) {
-      ending = to.is_open() && write_error != boost::asio::error::operation_aborted ? Ending::destination_gone
-                                                                                    : Ending::cancelled;
-      break;
-    }
-  }
-  pass_on(ending, from, to, state);
-}
-
 }  // namespace
 
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
@@ -177,8 +241,9 @@ boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, Pi
   boost::system::error_code ignored;
   client.native_non_blocking(true, ignored);
   RelayState state;
-  co_await (splice_direction(client, backend, pipes, totals.to_backend, state) &&
-            splice_direction(backend, client, pipes, totals.to_client, state));
+  DrainedWait drained(client.get_executor());
+  co_await (forward(client, backend, pipes, drained, totals.to_backend, state) &&
+            forward(backend, client, pipes, drained, totals.to_client, state));
   close_quietly(client);
   close_quietly(backend);
 }

@@ -1,6 +1,6 @@
-// Moves bytes both ways between a client and its backend until both directions end: splice() through a pooled
-// pipe (zero copy), or read/write through a bounded buffer when no pipe can be had. A half-close is passed on
-// as a half-close, a reset as a reset; at most one pipe (64 KiB) or buffer is in flight per direction.
+// Moves bytes both ways between a client and its backend until both directions end: small messages by recv()/
+// send() through a per-thread scratch buffer, streams by splice() through a pooled pipe (zero copy). A half-close
+// is passed on as a half-close, a reset as a reset; at most one pipe (64 KiB) or 16 KiB is in flight per direction.
 #pragma once
 
 #include "poolgate/relay/pipe_pool.hpp"

@@ -1,0 +1,94 @@
+// Waiting for a drained socket to become readable without an epoll_ctl() per wait: the one place poolgate
+// reaches into Asio's reactor (Asio 1.81, epoll), kept to this header.
+#pragma once
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace poolgate::relay {
+
+// Why: Asio's async_wait re-arms the descriptor with epoll_ctl(EPOLL_CTL_MOD) on every call, so that readiness
+// which already exists is reported. A relay that has just read a socket empty (a short recv(), or EAGAIN) does
+// not need that: the socket is registered edge-triggered for input once, for its lifetime, and any byte, FIN or
+// reset that arrives after the read raises a new edge. So this wait is queued on the reactor directly.
+//
+// The reactor's own bookkeeping keeps it correct: if an edge arrived while nothing was waiting on the socket, the
+// reactor has marked the socket worth a speculative attempt, and this operation then completes at once. It must
+// only be used right after a read found the socket empty; a splice() that returned short may have stopped at a
+// full pipe with bytes still queued, and needs async_wait.
+class DrainedWait {
+ public:
+  explicit DrainedWait(const boost::asio::any_io_executor& executor)
+      : reactor_(&boost::asio::use_service<boost::asio::detail::reactor>(
+            boost::asio::query(executor, boost::asio::execution::context))) {}
+
+  template <class CompletionToken>
+  auto async_wait_readable(boost::asio::ip::tcp::socket& socket, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this, &socket](auto handler) { start(socket, std::move(handler)); }, token);
+  }
+
+ private:
+  static_assert(std::is_same_v<boost::asio::detail::reactor, boost::asio::detail::epoll_reactor>,
+                "DrainedWait relies on Asio's edge-triggered epoll reactor");
+
+  // The socket's reactor registration lives in a protected member of basic_socket.
+  struct SocketInternals : boost::asio::ip::tcp::socket {
+    static auto& of(boost::asio::ip::tcp::socket& socket) {
+      return (socket.*&SocketInternals::impl_).get_implementation();
+    }
+  };
+
+  template <class Handler>
+  class Operation : public boost::asio::detail::reactor_op {
+   public:
+    explicit Operation(Handler handler)
+        : reactor_op(boost::system::error_code(), &perform, &complete), handler_(std::move(handler)) {}
+
+   private:
+    // Called when the reactor saw input readiness, or speculatively when an edge arrived while nothing waited.
+    // "Exhausted" makes the reactor forget the edge: the relay is about to read the socket empty again.
+    static status perform(reactor_op*) { return done_and_exhausted; }
+
+    static void complete(void* owner, boost::asio::detail::operation* base, const boost::system::error_code&,
+                         std::size_t) {
+      auto* self = static_cast<Operation*>(base);
+      Handler handler = std::move(self->handler_);
+      const boost::system::error_code ec = self->ec_;
+      Allocator allocator;
+      std::allocator_traits<Allocator>::destroy(allocator, self);
+      std::allocator_traits<Allocator>::deallocate(allocator, self, 1);
+      if (owner) std::move(handler)(ec);  // a null owner means the io_context is being destroyed
+    }
+
+    using Allocator = boost::asio::recycling_allocator<Operation>;
+    Handler handler_;
+
+    friend class DrainedWait;
+  };
+
+  template <class Handler>
+  void start(boost::asio::ip::tcp::socket& socket, Handler handler) {
+    using Op = Operation<Handler>;
+    typename Op::Allocator allocator;
+    Op* op = std::allocator_traits<typename Op::Allocator>::allocate(allocator, 1);
+    std::allocator_traits<typename Op::Allocator>::construct(allocator, op, std::move(handler));
+    auto& implementation = SocketInternals::of(socket);
+    reactor_->start_op(boost::asio::detail::reactor::read_op, implementation.socket_, implementation.reactor_data_,
+                       op, /*is_continuation=*/true, /*allow_speculative=*/true);
+  }
+
+  boost::asio::detail::reactor* reactor_;
+};
+
+}  // namespace poolgate::relay

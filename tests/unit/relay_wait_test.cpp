@@ -1,0 +1,78 @@
+// Covers relay::relay's waits on sockets that report TCP_INQ, as poolgate's own do: after a read that emptied
+// the socket the relay waits for the next edge without re-arming epoll, so a FIN that arrived together with the
+// last bytes must still be seen.
+#include "poolgate/pool/dialer.hpp"
+#include "poolgate/relay/relay.hpp"
+
+#include "loopback.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace poolgate::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using unit::tcp;
+
+// A relay between client_side.server and backend_side.client, both with poolgate's socket options.
+struct RelayFixture : ::testing::Test {
+  void SetUp() override {
+    pool::set_client_socket_options(client_side.server.native_handle());
+    pool::set_client_socket_options(backend_side.client.native_handle());
+    backend_side.client.non_blocking(true);  // as pool::dial leaves it
+    boost::asio::co_spawn(io, relay(client_side.server, backend_side.client, pipes, totals),
+                          [this](std::exception_ptr) { finished = true; });
+    unit::run_for(io, 20ms);  // both directions have read their socket empty and wait
+  }
+
+  unit::asio::io_context io;
+  unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
+  unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
+  PipePool pipes;
+  RelayTotals totals;
+  bool finished = false;
+};
+
+TEST_F(RelayFixture, ALastMessageAndItsFinArrivingTogetherBothReachTheBackend) {
+  // Both land in the relay's socket before the relay runs again: one edge for the two.
+  boost::asio::write(client_side.client, boost::asio::buffer(std::string("last words")));
+  client_side.client.shutdown(tcp::socket::shutdown_send);
+  std::string arrived;
+  bool ended = false;
+  ASSERT_TRUE(unit::run_until(io, [&] {
+    char buffer[64];
+    boost::system::error_code ec;
+    while (!ended && backend_side.server.available(ec) > 0) {
+      arrived.append(buffer, backend_side.server.read_some(boost::asio::buffer(buffer), ec));
+    }
+    pollfd probe{backend_side.server.native_handle(), POLLRDHUP, 0};
+    ended = ended || (::poll(&probe, 1, 0) > 0 && backend_side.server.available(ec) == 0);
+    return ended;
+  })) << "the FIN that came with the last bytes never reached the backend; arrived: \"" << arrived << "\"";
+  EXPECT_EQ(arrived, "last words");
+}
+
+TEST_F(RelayFixture, ManyRoundTripsBothWaysNeverStall) {
+  for (int round = 0; round < 300; ++round) {
+    const std::string request = "request " + std::to_string(round);
+    boost::asio::write(client_side.client, boost::asio::buffer(request));
+    ASSERT_TRUE(unit::run_until(io, [&] { return backend_side.server.available() >= request.size(); }))
+        << "request " << round << " stalled";
+    ASSERT_EQ(unit::read_exactly(backend_side.server, request.size()), request);
+    const std::string answer = "answer " + std::to_string(round);
+    boost::asio::write(backend_side.server, boost::asio::buffer(answer));
+    ASSERT_TRUE(unit::run_until(io, [&] { return client_side.client.available() >= answer.size(); }))
+        << "answer " << round << " stalled";
+    ASSERT_EQ(unit::read_exactly(client_side.client, answer.size()), answer);
+  }
+  client_side.client.shutdown(tcp::socket::shutdown_send);
+  backend_side.server.shutdown(tcp::socket::shutdown_send);
+  ASSERT_TRUE(unit::run_until(io, [&] { return finished; })) << "the relay did not end after both FINs";
+}
+
+}  // namespace
+}  // namespace poolgate::relay
