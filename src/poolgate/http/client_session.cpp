@@ -4,6 +4,7 @@
 #include "poolgate/http/message_rules.hpp"
 #include "poolgate/http/message_stream.hpp"
 #include "poolgate/http/request_header.hpp"
+#include "poolgate/http/tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -60,7 +61,6 @@ class ClientSession {
                                             bool& nothing_received);
   boost::asio::awaitable<bool> deliver_response(ResponseParser& response, unsigned client_version,
                                                 bool client_keep_alive, bool request_sent_whole);
-  boost::asio::awaitable<void> tunnel();
   boost::asio::awaitable<void> refuse(bhttp::status status);
   void drop_backend();
 
@@ -214,7 +214,8 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       co_return false;
     }
     s_.bytes.to_client += written;
-    co_await tunnel();
+    co_await tunnel(s_.client, s_.backend, client_buffer_, backend_buffer_, pipes_, s_.bytes);
+    drop_backend();  // closed by the relay (or left to us by a failed write); this hands its pool slot back
     co_return false;
   }
   if (is_connect) {
@@ -307,27 +308,6 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
     drop_backend();
   }
   co_return !close_client;
-}
-
-boost::asio::awaitable<void> ClientSession::tunnel() {
-  // Bytes that arrived behind the request (from the client) or behind the 101 header (from the backend) belong
-  // to the new protocol: deliver them before the relay takes over.
-  for (auto [buffer, from_client] : {std::pair{&client_buffer_, true}, std::pair{&backend_buffer_, false}}) {
-    if (buffer->size() == 0) continue;
-    tcp::socket& to = from_client ? s_.backend : s_.client;
-    auto [ec, n] = co_await boost::asio::async_write(to, buffer->data(), use_tuple);
-    (from_client ? s_.bytes.to_backend : s_.bytes.to_client) += n;
-    buffer->consume(buffer->size());
-    if (ec) {
-      drop_backend();
-      co_return;
-    }
-  }
-  relay::RelayTotals tunnelled;
-  co_await relay::relay(s_.client, s_.backend, pipes_, tunnelled);
-  s_.bytes.to_backend += tunnelled.to_backend;
-  s_.bytes.to_client += tunnelled.to_client;
-  drop_backend();  // already closed by the relay; this hands its pool slot back
 }
 
 boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
