@@ -62,6 +62,12 @@ class ClientSession {
   boost::asio::awaitable<bool> deliver_response(ResponseParser& response, unsigned client_version,
                                                 bool client_keep_alive, bool request_sent_whole);
   boost::asio::awaitable<void> refuse(bhttp::status status);
+  // Takes `backend` as the request's endpoint, counted in its poolgate_connections_active until release_target().
+  void hold_target(const balance::BackendPtr& backend);
+  void release_target();
+  // Gives the backend connection back as unusable (closed, its pool slot freed) but keeps the target, so the
+  // request still counts for it while a retry dials it again.
+  void discard_connection();
   void drop_backend();
 
   SessionSockets s_;
@@ -75,6 +81,9 @@ class ClientSession {
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
   BodyChunk chunk_;
   pool::Checkout checkout_;  // of the backend connection in use
+  // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
+  // stats may be gone already (TCP mode counts the same way).
+  admin::LocalGauge* active_ = nullptr;  // the target's gauge while this session counts in it
 };
 
 boost::asio::awaitable<void> ClientSession::run() {
@@ -158,7 +167,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     co_await refuse(bhttp::status::bad_gateway);
     co_return false;
   }
-  s_.target = lease.backend;
+  hold_target(lease.backend);
   checkout_ = lease.checkout;
   bool retried = false;
 
@@ -182,8 +191,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       retried = true;
       ++stats.http_retries;
       const balance::BackendPtr target = s_.target;
-      drop_backend();
-      s_.target = target;
+      discard_connection();
       if (co_await upstream_.dial_fresh(s_.backend, target)) {
         checkout_ = {};
         continue;
@@ -302,7 +310,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
   if (reusable) {
     upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::reusable, checkout_);
-    s_.target = nullptr;
+    release_target();
     checkout_ = {};
   } else {
     drop_backend();
@@ -324,16 +332,32 @@ boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
   s_.client.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-void ClientSession::drop_backend() {
+void ClientSession::hold_target(const balance::BackendPtr& backend) {
+  s_.target = backend;
+  active_ = &upstream_.stats_of(*backend).active;
+  active_->add(1);
+}
+
+void ClientSession::release_target() {
+  s_.target = nullptr;
+  if (active_) active_->add(-1);
+  active_ = nullptr;
+}
+
+void ClientSession::discard_connection() {
   if (s_.target) {
     upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::discard, checkout_);
   } else {
     boost::system::error_code ignored;
     s_.backend.close(ignored);
   }
-  s_.target = nullptr;
   checkout_ = {};
   backend_buffer_.clear();
+}
+
+void ClientSession::drop_backend() {
+  discard_connection();
+  release_target();
 }
 
 }  // namespace
