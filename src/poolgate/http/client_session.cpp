@@ -107,7 +107,9 @@ boost::asio::awaitable<void> ClientSession::run() {
         ++refusals_.timed_out;
         co_return;
     }
-    if (!co_await exchange(request)) co_return;
+    // Draining: the response said Connection: close (unless its header was made before the drain began);
+    // either way nothing more is read from this client.
+    if (!co_await exchange(request) || s_.drain.requested) co_return;
   }
 }
 
@@ -132,7 +134,11 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
         co_return HeaderOutcome::ready;
       }
     }
+    if (!started && s_.drain.requested) co_return HeaderOutcome::closed;
+    // Only a client that has sent nothing of its next request may be cut off by a drain (begin_drain).
+    s_.drain.idle = !started;
     auto [ec, n] = co_await s_.client.async_read_some(client_buffer_.prepare(kReadSize), use_tuple);
+    s_.drain.idle = false;
     client_buffer_.commit(n);
     if (deadline_->expired) co_return HeaderOutcome::timed_out;
     if (ec) co_return HeaderOutcome::closed;  // gone, mid-header or between requests: nobody to answer
@@ -284,7 +290,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
                                                              bool client_keep_alive, bool request_sent_whole) {
   auto& message = response.get();
   const bool backend_keep_alive = response.keep_alive();
-  bool close_client = !client_keep_alive || response.need_eof();
+  bool close_client = !client_keep_alive || response.need_eof() || s_.drain.requested;
   if (client_version < 11 && response.chunked()) {
     // An HTTP/1.0 client does not know chunked coding: send the body as it is and mark its end by closing.
     message.chunked(false);
@@ -361,6 +367,14 @@ void ClientSession::drop_backend() {
 }
 
 }  // namespace
+
+void begin_drain(SessionSockets sockets) {
+  sockets.drain.requested = true;
+  if (!sockets.drain.idle) return;
+  // The session wakes from its read with nothing of a request received, and ends as if the client had left.
+  boost::system::error_code ignored;
+  sockets.client.cancel(ignored);
+}
 
 boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
                                           relay::PipePool& pipes, admin::HttpRefusals& refusals) {

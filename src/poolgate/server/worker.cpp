@@ -44,11 +44,13 @@ struct Worker::Session {
     client.close(ignored);
     backend.close(ignored);
   }
+  http::SessionSockets http_sockets() { return {client, backend, target, bytes, drain}; }
   tcp::socket client;
   tcp::socket backend;
   balance::BackendPtr target;
   relay::RelayTotals bytes;    // moved so far, written by the relay
   relay::RelayTotals counted;  // the part of `bytes` already added to the worker's byte counters
+  http::DrainState drain;      // HTTP mode
 };
 
 Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health,
@@ -118,9 +120,10 @@ boost::asio::awaitable<void> Worker::serve_http(Session& session) {
   sessions_.push_front(&session);
   auto registration = sessions_.begin();
   active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Accepted just before the drain began, started after it: drained like the others.
+  session.drain.requested = draining_;
   const http::SessionSettings settings{options_.http_idle_timeout, options_.http_header_timeout};
-  co_await http::serve_client({session.client, session.backend, session.target, session.bytes}, *this, settings,
-                              pipes_, stats_.http_refusals);
+  co_await http::serve_client(session.http_sockets(), *this, settings, pipes_, stats_.http_refusals);
   sessions_.erase(registration);
   active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   count_bytes(session);
@@ -294,6 +297,10 @@ void Worker::stop_accepting() {
   sweep_timer_.cancel();
   for (auto& [backend, pool] : pools_) pool->shutdown(false);
   pools_.clear();
+  // HTTP clients need not wait for the drain timeout: each can be let go at a request boundary.
+  if (http_mode_) {
+    for (Session* session : sessions_) http::begin_drain(session->http_sockets());
+  }
 }
 
 void Worker::close_all_sessions() {
