@@ -229,6 +229,39 @@ TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnc
   EXPECT_EQ(counter("poolgate_http_response_errors_total"), 1);
 }
 
+TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOfTheirEndpoint) {
+  HttpBackend backend;
+  start_http_proxy(backend.address());
+  const std::map<std::string, std::string> of_backend{{"endpoint", backend.address()}};
+  auto active_becomes = [&](double expected) {
+    return wait_for_metrics(
+        [&](const auto& m) { return metric_sum(m, "poolgate_connections_active", of_backend) == expected; });
+  };
+
+  HttpConnection client = connect_http();
+  ASSERT_TRUE(client.send(make_get("/slow")));
+  ASSERT_TRUE(wait_until([&] { return backend.slow_requests_waiting() == 1; }, 5s))
+      << "/slow never reached the backend";
+  EXPECT_TRUE(active_becomes(1)) << "a request in flight is not counted:\n" << last_scrape_;
+  backend.release_slow();
+  const auto response = client.read_response();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->body().rfind("slow conn=", 0), 0u) << response->body();
+  // The client connection stays open, idle between requests: that is not a request in flight.
+  EXPECT_TRUE(active_becomes(0)) << "still counted after its response ended:\n" << last_scrape_;
+
+  HttpConnection tunnel = connect_http();
+  ASSERT_TRUE(
+      tunnel.send_raw("GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: test-protocol\r\n\r\n"));
+  const auto switching = tunnel.read_response();
+  ASSERT_TRUE(switching && switching->result() == bhttp::status::switching_protocols);
+  ASSERT_TRUE(tunnel.send_raw("ping"));
+  ASSERT_EQ(tunnel.read_raw(4), "ping");
+  EXPECT_TRUE(active_becomes(1)) << "an open tunnel is not counted:\n" << last_scrape_;
+  tunnel.close();
+  EXPECT_TRUE(active_becomes(0)) << "a closed tunnel is still counted:\n" << last_scrape_;
+}
+
 TEST_F(HttpModeTest, AnHttp10ClientGetsItsAnswerAndTheConnectionEnds) {
   HttpBackend backend;
   start_http_proxy(backend.address());

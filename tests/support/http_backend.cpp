@@ -22,6 +22,8 @@ struct HttpBackend::Shared {
   std::list<std::shared_ptr<tcp::socket>> sockets;  // every connection, so the destructor can end them
   std::list<std::thread> threads;
   bool stopping = false;
+  std::condition_variable slow_gate;  // under `mutex`; woken by release_slow() and by stopping
+  bool slow_released = false;
 };
 
 namespace {
@@ -76,6 +78,7 @@ HttpBackend::~HttpBackend() {
   {
     std::lock_guard lock(shared_->mutex);
     shared_->stopping = true;
+    shared_->slow_gate.notify_all();
     // shutdown wakes the blocked accept (close alone may not); the same for every blocked read.
     ::shutdown(shared_->acceptor.native_handle(), SHUT_RDWR);
     // ::shutdown on the descriptor, not the Asio object, which its own thread may be using: the descriptor stays
@@ -94,6 +97,12 @@ HttpBackend::~HttpBackend() {
 }
 
 std::string HttpBackend::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+void HttpBackend::release_slow() {
+  std::lock_guard lock(shared_->mutex);
+  shared_->slow_released = true;
+  shared_->slow_gate.notify_all();
+}
 
 void HttpBackend::accept_loop() {
   for (;;) {
@@ -132,6 +141,13 @@ void HttpBackend::accept_loop() {
         } else if (target == "/close") {
           response.body() = "closing conn=" + std::to_string(number);
           response.keep_alive(false);
+        } else if (target == "/slow") {
+          std::unique_lock lock(shared_->mutex);
+          ++slow_waiting_;
+          shared_->slow_gate.wait(lock, [&] { return shared_->slow_released || shared_->stopping; });
+          --slow_waiting_;
+          if (shared_->stopping) break;
+          response.body() = "slow conn=" + std::to_string(number);
         } else if (target.rfind("/big?bytes=", 0) == 0) {
           write_big(*socket, std::stoull(target.substr(11)), request.version(), ec);
           if (ec) break;

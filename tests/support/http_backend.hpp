@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,8 @@ namespace poolgate::test {
 //   /echo           200 with the request body; /echo?chunked answers with chunked coding
 //   /close          200 "closing conn=<C>" with Connection: close, then the connection is closed
 //   /big?bytes=N    200 with N bytes ('a'..'z' repeating), written in 64 KiB pieces
+//   /slow           200 "slow conn=<C>", but only once release_slow() has been called: until then the request
+//                   is held unanswered (slow_requests_waiting() counts those held now)
 //   /upgrade        101 Switching Protocols (Upgrade: test-protocol), then echoes raw bytes until EOF
 //   CONNECT x       200, then echoes raw bytes until EOF (a forward proxy's tunnel)
 //   anything else   404
@@ -37,6 +40,10 @@ class HttpBackend {
   // keep-alive timeout racing the proxy's next request looks like from the proxy. 0: no limit.
   void close_silently_after(std::size_t n) { silent_close_after_.store(n); }
 
+  // Lets every /slow request held now, and every later one, be answered.
+  void release_slow();
+  [[nodiscard]] std::size_t slow_requests_waiting() const noexcept { return slow_waiting_.load(); }
+
  private:
   struct Shared;
   void accept_loop();
@@ -46,6 +53,7 @@ class HttpBackend {
   std::atomic<std::size_t> accepted_{0};
   std::atomic<std::size_t> served_{0};
   std::atomic<std::size_t> silent_close_after_{0};
+  std::atomic<std::size_t> slow_waiting_{0};
   std::thread acceptor_thread_;
 };
 

@@ -182,7 +182,9 @@ std::string Telemetry::render_metrics() const {
   out.family("poolgate_connections_accepted_total", "counter", "Client connections accepted.");
   out.sample("poolgate_connections_accepted_total", "", accepted);
 
-  out.family("poolgate_connections_active", "gauge", "Client connections being relayed now, by backend endpoint.");
+  out.family("poolgate_connections_active", "gauge",
+             "Client connections being relayed now, by backend endpoint (HTTP mode: requests in flight and open "
+             "Upgrade/CONNECT tunnels).");
   for (const auto& [key, totals] : endpoints) {
     out.sample("poolgate_connections_active", label("endpoint", key), std::max<std::int64_t>(totals.active, 0));
   }

@@ -4,6 +4,7 @@
 #include "poolgate/http/message_rules.hpp"
 #include "poolgate/http/message_stream.hpp"
 #include "poolgate/http/request_header.hpp"
+#include "poolgate/http/tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -60,8 +61,13 @@ class ClientSession {
                                             bool& nothing_received);
   boost::asio::awaitable<bool> deliver_response(ResponseParser& response, unsigned client_version,
                                                 bool client_keep_alive, bool request_sent_whole);
-  boost::asio::awaitable<void> tunnel();
   boost::asio::awaitable<void> refuse(bhttp::status status);
+  // Takes `backend` as the request's endpoint, counted in its poolgate_connections_active until release_target().
+  void hold_target(const balance::BackendPtr& backend);
+  void release_target();
+  // Gives the backend connection back as unusable (closed, its pool slot freed) but keeps the target, so the
+  // request still counts for it while a retry dials it again.
+  void discard_connection();
   void drop_backend();
 
   SessionSockets s_;
@@ -75,6 +81,9 @@ class ClientSession {
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
   BodyChunk chunk_;
   pool::Checkout checkout_;  // of the backend connection in use
+  // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
+  // stats may be gone already (TCP mode counts the same way).
+  admin::LocalGauge* active_ = nullptr;  // the target's gauge while this session counts in it
 };
 
 boost::asio::awaitable<void> ClientSession::run() {
@@ -98,7 +107,9 @@ boost::asio::awaitable<void> ClientSession::run() {
         ++refusals_.timed_out;
         co_return;
     }
-    if (!co_await exchange(request)) co_return;
+    // Draining: the response said Connection: close (unless its header was made before the drain began);
+    // either way nothing more is read from this client.
+    if (!co_await exchange(request) || s_.drain.requested) co_return;
   }
 }
 
@@ -123,7 +134,11 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
         co_return HeaderOutcome::ready;
       }
     }
+    if (!started && s_.drain.requested) co_return HeaderOutcome::closed;
+    // Only a client that has sent nothing of its next request may be cut off by a drain (begin_drain).
+    s_.drain.idle = !started;
     auto [ec, n] = co_await s_.client.async_read_some(client_buffer_.prepare(kReadSize), use_tuple);
+    s_.drain.idle = false;
     client_buffer_.commit(n);
     if (deadline_->expired) co_return HeaderOutcome::timed_out;
     if (ec) co_return HeaderOutcome::closed;  // gone, mid-header or between requests: nobody to answer
@@ -158,7 +173,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     co_await refuse(bhttp::status::bad_gateway);
     co_return false;
   }
-  s_.target = lease.backend;
+  hold_target(lease.backend);
   checkout_ = lease.checkout;
   bool retried = false;
 
@@ -182,8 +197,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       retried = true;
       ++stats.http_retries;
       const balance::BackendPtr target = s_.target;
-      drop_backend();
-      s_.target = target;
+      discard_connection();
       if (co_await upstream_.dial_fresh(s_.backend, target)) {
         checkout_ = {};
         continue;
@@ -214,7 +228,8 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       co_return false;
     }
     s_.bytes.to_client += written;
-    co_await tunnel();
+    co_await tunnel(s_.client, s_.backend, client_buffer_, backend_buffer_, pipes_, s_.bytes);
+    drop_backend();  // closed by the relay (or left to us by a failed write); this hands its pool slot back
     co_return false;
   }
   if (is_connect) {
@@ -275,7 +290,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
                                                              bool client_keep_alive, bool request_sent_whole) {
   auto& message = response.get();
   const bool backend_keep_alive = response.keep_alive();
-  bool close_client = !client_keep_alive || response.need_eof();
+  bool close_client = !client_keep_alive || response.need_eof() || s_.drain.requested;
   if (client_version < 11 && response.chunked()) {
     // An HTTP/1.0 client does not know chunked coding: send the body as it is and mark its end by closing.
     message.chunked(false);
@@ -301,33 +316,12 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
   if (reusable) {
     upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::reusable, checkout_);
-    s_.target = nullptr;
+    release_target();
     checkout_ = {};
   } else {
     drop_backend();
   }
   co_return !close_client;
-}
-
-boost::asio::awaitable<void> ClientSession::tunnel() {
-  // Bytes that arrived behind the request (from the client) or behind the 101 header (from the backend) belong
-  // to the new protocol: deliver them before the relay takes over.
-  for (auto [buffer, from_client] : {std::pair{&client_buffer_, true}, std::pair{&backend_buffer_, false}}) {
-    if (buffer->size() == 0) continue;
-    tcp::socket& to = from_client ? s_.backend : s_.client;
-    auto [ec, n] = co_await boost::asio::async_write(to, buffer->data(), use_tuple);
-    (from_client ? s_.bytes.to_backend : s_.bytes.to_client) += n;
-    buffer->consume(buffer->size());
-    if (ec) {
-      drop_backend();
-      co_return;
-    }
-  }
-  relay::RelayTotals tunnelled;
-  co_await relay::relay(s_.client, s_.backend, pipes_, tunnelled);
-  s_.bytes.to_backend += tunnelled.to_backend;
-  s_.bytes.to_client += tunnelled.to_client;
-  drop_backend();  // already closed by the relay; this hands its pool slot back
 }
 
 boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
@@ -344,19 +338,43 @@ boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
   s_.client.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-void ClientSession::drop_backend() {
+void ClientSession::hold_target(const balance::BackendPtr& backend) {
+  s_.target = backend;
+  active_ = &upstream_.stats_of(*backend).active;
+  active_->add(1);
+}
+
+void ClientSession::release_target() {
+  s_.target = nullptr;
+  if (active_) active_->add(-1);
+  active_ = nullptr;
+}
+
+void ClientSession::discard_connection() {
   if (s_.target) {
     upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::discard, checkout_);
   } else {
     boost::system::error_code ignored;
     s_.backend.close(ignored);
   }
-  s_.target = nullptr;
   checkout_ = {};
   backend_buffer_.clear();
 }
 
+void ClientSession::drop_backend() {
+  discard_connection();
+  release_target();
+}
+
 }  // namespace
+
+void begin_drain(SessionSockets sockets) {
+  sockets.drain.requested = true;
+  if (!sockets.drain.idle) return;
+  // The session wakes from its read with nothing of a request received, and ends as if the client had left.
+  boost::system::error_code ignored;
+  sockets.client.cancel(ignored);
+}
 
 boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
                                           relay::PipePool& pipes, admin::HttpRefusals& refusals) {

@@ -20,18 +20,31 @@ struct SessionSettings {
   config::Duration header_timeout = std::chrono::seconds(10);  // from that byte to the end of the header
 };
 
+// What the worker and the session know of each other during a drain. The worker sets `requested`; the session
+// keeps `idle` true only while it waits for the first byte of a request, so the worker knows whom it may let go.
+struct DrainState {
+  bool requested = false;
+  bool idle = false;
+};
+
 // The sockets and the current endpoint live in the caller (the worker), which may close them from outside
-// (drain, endpoint removal); `target` names the endpoint of the request in flight, null between requests.
+// (drain timeout, endpoint removal); `target` names the endpoint of the request in flight, null between requests.
 struct SessionSockets {
   boost::asio::ip::tcp::socket& client;
   boost::asio::ip::tcp::socket& backend;
   balance::BackendPtr& target;
   relay::RelayTotals& bytes;
+  DrainState& drain;
 };
 
 // Serves requests until the client leaves, asks to close, times out, sends something malformed, or switches
 // protocols and the tunnel ends. Closes the client on return; backend connections go back through `upstream`.
 boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
                                           relay::PipePool& pipes, admin::HttpRefusals& refusals);
+
+// Starts the drain of one session (on its thread): a client idle between requests is closed now; a request
+// already begun is answered, with Connection: close unless its response header was already under way, and
+// the client is closed after it. A tunnel is left to the drain timeout, like a TCP-mode connection.
+void begin_drain(SessionSockets sockets);
 
 }  // namespace poolgate::http

@@ -44,7 +44,8 @@ class Worker : private http::Upstream {
   void start_accepting();
   void apply(balance::BackendSetPtr set);
   void on_backend_recovered(const balance::BackendPtr& backend);
-  // Drain: no new clients, no warm connections; open sessions continue.
+  // Drain: no new clients, no warm connections; open sessions continue (HTTP mode: until their next request
+  // boundary, an idle client at once).
   void stop_accepting();
   void close_all_sessions();
 
