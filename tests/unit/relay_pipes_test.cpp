@@ -20,8 +20,7 @@ TEST(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone) 
   unit::asio::io_context io;
   unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
   unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
-  // The relay needs non-blocking sockets from Asio's connect, as pool::dial leaves them.
-  backend_side.client.non_blocking(true);
+  // Both sockets start blocking, as an accepted one does: the relay must switch them itself for splice().
   PipePool pipes;
   RelayTotals totals;
   bool finished = false;

@@ -23,7 +23,6 @@ struct RelayFixture : ::testing::Test {
   void SetUp() override {
     pool::set_client_socket_options(client_side.server.native_handle());
     pool::set_client_socket_options(backend_side.client.native_handle());
-    backend_side.client.non_blocking(true);  // as pool::dial leaves it
     boost::asio::co_spawn(io, relay(client_side.server, backend_side.client, pipes, totals),
                           [this](std::exception_ptr) { finished = true; });
     unit::run_for(io, 20ms);  // both directions have read their socket empty and wait

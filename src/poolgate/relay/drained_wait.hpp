@@ -1,6 +1,8 @@
-// Waiting for a drained socket to become readable without an epoll_ctl() per wait: the one place poolgate
-// reaches into Asio's reactor (Asio 1.81, epoll), kept to this header.
+// Waiting for a drained socket to become readable without an epoll_ctl() per wait, by queueing an operation on
+// Asio's reactor (Asio 1.81, epoll) directly.
 #pragma once
+
+#include "poolgate/relay/asio_internals.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/detail/reactor.hpp>
@@ -42,13 +44,6 @@ class DrainedWait {
   static_assert(std::is_same_v<boost::asio::detail::reactor, boost::asio::detail::epoll_reactor>,
                 "DrainedWait relies on Asio's edge-triggered epoll reactor");
 
-  // The socket's reactor registration lives in a protected member of basic_socket.
-  struct SocketInternals : boost::asio::ip::tcp::socket {
-    static auto& of(boost::asio::ip::tcp::socket& socket) {
-      return (socket.*&SocketInternals::impl_).get_implementation();
-    }
-  };
-
   template <class Handler>
   class Operation : public boost::asio::detail::reactor_op {
    public:
@@ -83,7 +78,7 @@ class DrainedWait {
     typename Op::Allocator allocator;
     Op* op = std::allocator_traits<typename Op::Allocator>::allocate(allocator, 1);
     std::allocator_traits<typename Op::Allocator>::construct(allocator, op, std::move(handler));
-    auto& implementation = SocketInternals::of(socket);
+    auto& implementation = socket_internals(socket);
     reactor_->start_op(boost::asio::detail::reactor::read_op, implementation.socket_, implementation.reactor_data_,
                        op, /*is_continuation=*/true, /*allow_speculative=*/true);
   }

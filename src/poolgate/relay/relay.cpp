@@ -85,6 +85,14 @@ char* scratch_buffer() {
   return scratch.get();
 }
 
+// splice() honours only a socket's own O_NONBLOCK (recv() and send() here pass MSG_DONTWAIT). An accepted socket
+// starts blocking, and most connections never stream, so the flag costs its syscall only when a stream starts.
+void make_non_blocking(tcp::socket& socket) {
+  if (socket.native_non_blocking()) return;
+  boost::system::error_code ignored;
+  socket.native_non_blocking(true, ignored);
+}
+
 // What a recv() brought, and whether it left the socket empty: TCP_INQ (set on every relayed socket, see
 // pool::set_client_socket_options) reports the bytes still queued after the read, and counts a pending FIN as one.
 struct Received {
@@ -173,6 +181,10 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     // Without a pipe (none left under the descriptor budget) a stream is copied too.
     if (streaming && !pipe && !(pipe = pipes.acquire())) streaming = false;
+    if (streaming) {
+      make_non_blocking(from);
+      make_non_blocking(to);
+    }
     char* const scratch = scratch_buffer();
     const Received received = streaming ? Received{::splice(from.native_handle(), nullptr, pipe->write_end,
                                                              nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)}
@@ -236,10 +248,6 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
                                    RelayTotals& totals) {
   using namespace boost::asio::experimental::awaitable_operators;
-  // splice() needs O_NONBLOCK on the sockets themselves. Asio's connect already set it on the backend socket;
-  // an accepted socket starts blocking.
-  boost::system::error_code ignored;
-  client.native_non_blocking(true, ignored);
   RelayState state;
   DrainedWait drained(client.get_executor());
   co_await (forward(client, backend, pipes, drained, totals.to_backend, state) &&

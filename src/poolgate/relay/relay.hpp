@@ -17,7 +17,7 @@ struct RelayTotals {
   std::uint64_t to_client = 0;
 };
 
-// `backend` must come from an Asio connect (pool::dial), which leaves it non-blocking at the OS level.
+// Either socket may be blocking at the OS level: the relay makes both non-blocking when a stream starts.
 // Returns when both directions have ended or either side was reset or closed from outside (closing either
 // socket from the owning thread ends the relay). Both sockets are closed on return.
 boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket& client, boost::asio::ip::tcp::socket& backend,

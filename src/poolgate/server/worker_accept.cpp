@@ -3,6 +3,7 @@
 #include "poolgate/server/worker.hpp"
 
 #include "poolgate/pool/dialer.hpp"
+#include "poolgate/relay/asio_internals.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -76,6 +77,7 @@ boost::asio::awaitable<void> Worker::accept_loop() {
       refused_in_episode = 0;
     }
     ++stats_.accepted;
+    relay::mark_never_duplicated(client);
     boost::asio::co_spawn(context_, serve(std::move(client)), boost::asio::detached);
   }
 }

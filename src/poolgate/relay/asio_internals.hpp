@@ -1,0 +1,27 @@
+// The two places poolgate reaches past Asio's public interface into a socket's reactor state (Asio 1.81, epoll):
+// the per-socket registration DrainedWait queues on, and the flag that makes closing a socket cost an epoll_ctl.
+#pragma once
+
+#include <boost/asio/detail/socket_ops.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace poolgate::relay {
+
+// A socket's reactor registration lives in a protected member of basic_socket; naming it through a derived
+// class yields a pointer to that member which applies to any tcp::socket.
+inline auto& socket_internals(boost::asio::ip::tcp::socket& socket) {
+  struct Access : boost::asio::ip::tcp::socket {
+    static auto& of(boost::asio::ip::tcp::socket& s) { return (s.*&Access::impl_).get_implementation(); }
+  };
+  return Access::of(socket);
+}
+
+// Asio marks every accepted socket "possibly duplicated", and so removes it from epoll with an explicit
+// EPOLL_CTL_DEL before closing it (a dup'ed descriptor would keep the registration alive). poolgate never
+// duplicates a client socket, so closing it is enough: one syscall less per client connection.
+inline void mark_never_duplicated(boost::asio::ip::tcp::socket& socket) {
+  socket_internals(socket).state_ &= static_cast<boost::asio::detail::socket_ops::state_type>(
+      ~boost::asio::detail::socket_ops::possible_dup);
+}
+
+}  // namespace poolgate::relay
