@@ -73,5 +73,26 @@ TEST_F(RelayFixture, ManyRoundTripsBothWaysNeverStall) {
   ASSERT_TRUE(unit::run_until(io, [&] { return finished; })) << "the relay did not end after both FINs";
 }
 
+TEST_F(RelayFixture, ABackendResetThatTheRelayFirstMeetsInASendReachesTheClientAsAReset) {
+  // The client's bytes arrive, then the backend resets, both before the relay runs again: the relay forwards the
+  // bytes first, and that send() takes the backend socket's one report of the reset. The other direction then
+  // reads a plain end of stream from the backend socket, which must still reach the client as a reset. (The
+  // client's bytes were all read, so no unread data turns the final close into a reset by itself.)
+  boost::asio::write(client_side.client, boost::asio::buffer(std::string("one more request")));
+  ASSERT_TRUE(unit::eventually([&] { return client_side.server.available() > 0; }));
+  unit::close_with_reset(backend_side.server);
+
+  boost::system::error_code ending;
+  client_side.client.non_blocking(true);
+  ASSERT_TRUE(unit::run_until(io, [&] {
+    char buffer[256];
+    client_side.client.read_some(boost::asio::buffer(buffer), ending);
+    return ending && ending != boost::asio::error::would_block;
+  })) << "the client never learnt that its backend went away";
+  EXPECT_EQ(ending, boost::asio::error::connection_reset)
+      << "the backend's reset reached the client as: " << ending.message();
+  ASSERT_TRUE(unit::run_until(io, [&] { return finished; }));
+}
+
 }  // namespace
 }  // namespace poolgate::relay

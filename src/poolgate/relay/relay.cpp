@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -48,6 +50,21 @@ enum class Ending { eof, source_reset, destination_gone, cancelled };
 // What the two directions of one relay know of each other.
 struct RelayState {
   int directions_running = 2;
+  // A send that fails with ECONNRESET takes the socket's one report of the reset: the direction reading that
+  // socket then sees a plain end of stream, and would pass on a FIN. Such sockets are noted here instead.
+  std::array<const tcp::socket*, 2> reset_seen_by_send{};
+
+  void note_reset_seen_by_send(const tcp::socket& socket) {
+    for (const tcp::socket*& slot : reset_seen_by_send) {
+      if (slot == nullptr || slot == &socket) {
+        slot = &socket;
+        return;
+      }
+    }
+  }
+  bool reset_was_seen_by_send(const tcp::socket& socket) const {
+    return std::find(reset_seen_by_send.begin(), reset_seen_by_send.end(), &socket) != reset_seen_by_send.end();
+  }
 };
 
 // The source was reset: the destination learns it by a reset. The destination went away: nothing is said to the
@@ -123,9 +140,9 @@ Received receive(int fd, char* buffer, std::size_t capacity) {
   return received;
 }
 
-// Sends `data` completely, waiting for the destination when its buffer is full. Returns false when the
-// destination failed or was closed.
-boost::asio::awaitable<bool> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
+// Sends `data` completely, waiting for the destination when its buffer is full. Returns 0, or the errno of the
+// failure (ECANCELED when the destination was closed under the relay).
+boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
   std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
   while (size > 0) {
     ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -136,15 +153,15 @@ boost::asio::awaitable<bool> send_all(tcp::socket& to, const char* data, std::si
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && errno != EAGAIN) co_return false;
+    if (sent < 0 && errno != EAGAIN) co_return errno;
     if (!held) {
       held = std::make_unique<char[]>(size);
       std::memcpy(held.get(), data, size);
       data = held.get();
     }
-    if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) co_return false;
+    if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) co_return ECANCELED;
   }
-  co_return true;
+  co_return 0;
 }
 
 // Moves one direction until it ends. A connection holds a pipe only while a stream flows; before it waits for the
@@ -191,7 +208,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
                                         : receive(from.native_handle(), scratch, kScratch);
     const ssize_t in = received.size;
     if (in == 0) {
-      ending = Ending::eof;
+      ending = state.reset_was_seen_by_send(from) ? Ending::source_reset : Ending::eof;
       break;
     }
     if (in < 0) {
@@ -212,7 +229,8 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     if (!streaming) {
       streaming = got == kScratch;
-      if (!co_await send_all(to, scratch, got, moved)) {
+      if (const int failure = co_await send_all(to, scratch, got, moved); failure != 0) {
+        if (failure == ECONNRESET) state.note_reset_seen_by_send(to);
         ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;
         break;
       }
@@ -231,6 +249,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       } else if (out < 0 && errno == EAGAIN) {
         if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) break;
       } else {
+        if (out < 0 && errno == ECONNRESET) state.note_reset_seen_by_send(to);
         break;
       }
     }
