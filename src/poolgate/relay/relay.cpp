@@ -142,7 +142,8 @@ Received receive(int fd, char* buffer, std::size_t capacity) {
 
 // Sends `data` completely, waiting for the destination when its buffer is full. Returns 0, or the errno of the
 // failure (ECANCELED when the destination was closed under the relay).
-boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
+boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved,
+                                     bool& waited) {
   std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
   while (size > 0) {
     ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -154,6 +155,7 @@ boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::siz
     }
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && errno != EAGAIN) co_return errno;
+    waited = true;
     if (!held) {
       held = std::make_unique<char[]>(size);
       std::memcpy(held.get(), data, size);
@@ -178,6 +180,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
   // stopped at a full pipe with bytes or a FIN still queued, so that wait re-checks readiness as it is armed.
   bool probably_drained = false;
   bool proven_empty = false;
+  bool yielded_since_read = false;  // to the event loop, between the last read and the wait that follows it
   for (;;) {
     if (!from.is_open() || !to.is_open()) {
       ending = Ending::cancelled;
@@ -189,7 +192,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
         pipe.reset();
       }
       // A failed wait means the socket was closed under us (drain, endpoint removal).
-      auto [ec] = proven_empty ? co_await drained.async_wait_readable(from, use_tuple)
+      auto [ec] = proven_empty ? co_await drained.async_wait_readable(from, !yielded_since_read, use_tuple)
                                : co_await from.async_wait(tcp::socket::wait_read, use_tuple);
       if (ec) {
         ending = Ending::cancelled;
@@ -207,6 +210,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
                                                              nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)}
                                         : receive(from.native_handle(), scratch, kScratch);
     const ssize_t in = received.size;
+    yielded_since_read = false;
     if (in == 0) {
       ending = state.reset_was_seen_by_send(from) ? Ending::source_reset : Ending::eof;
       break;
@@ -229,7 +233,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     if (!streaming) {
       streaming = got == kScratch;
-      if (const int failure = co_await send_all(to, scratch, got, moved); failure != 0) {
+      if (const int failure = co_await send_all(to, scratch, got, moved, yielded_since_read); failure != 0) {
         if (failure == ECONNRESET) state.note_reset_seen_by_send(to);
         ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;
         break;
@@ -247,6 +251,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       } else if (out < 0 && errno == EINTR) {
         continue;
       } else if (out < 0 && errno == EAGAIN) {
+        yielded_since_read = true;
         if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) break;
       } else {
         if (out < 0 && errno == ECONNRESET) state.note_reset_seen_by_send(to);
