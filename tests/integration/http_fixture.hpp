@@ -16,7 +16,9 @@ class HttpModeTest : public AdminTest {
   void start_http_proxy(const std::string& backend, const Args& more = {}) {
     start_proxy(Args{"--mode", "http", "--endpoint", backend} + more + Args{"--threads", "1"});
   }
-  HttpConnection connect_http() { return HttpConnection(proxy_port()); }
+  HttpConnection connect_http(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    return HttpConnection(proxy_port(), timeout);
+  }
 
   // The sum of an HTTP-mode counter (all endpoints, or those with `labels`) from a fresh scrape.
   double counter(std::string_view name, const std::map<std::string, std::string>& labels = {}) {
