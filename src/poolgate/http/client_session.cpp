@@ -388,12 +388,9 @@ boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upst
     ClientSession session(sockets, upstream, settings, pipes, refusals);
     linger = co_await session.run();
   }
-  if (sockets.backend.is_open()) {
-    boost::system::error_code ignored;
-    sockets.backend.close(ignored);
-  }
-  if (linger && sockets.client.is_open()) co_await linger_close(sockets.client, sockets.drain);
   boost::system::error_code ignored;
+  if (sockets.backend.is_open()) sockets.backend.close(ignored);  // not held through the linger
+  if (linger && sockets.client.is_open()) co_await linger_close(sockets.client, sockets.drain);
   sockets.client.shutdown(tcp::socket::shutdown_send, ignored);
   sockets.client.close(ignored);
 }
