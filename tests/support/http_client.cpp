@@ -120,6 +120,41 @@ bool HttpConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
+HttpConnection::PeerEnd HttpConnection::wait_for_end(std::chrono::milliseconds timeout) {
+  // recv() tells the two apart where poll() does not: 0 after a FIN, ECONNRESET after a reset.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const int fd = socket_.native_handle();
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) return PeerEnd::open;
+    pollfd probe{fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&probe, 1, static_cast<int>(left.count())) <= 0) continue;
+    char sink[4096];
+    const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return PeerEnd::reset;
+    if (n != 0) continue;
+    // A FIN. Linux reports it as EOF even when a reset follows at once (a close with unread bytes after
+    // shutdown), so wait a moment for one: the reset is what can destroy data in flight.
+    return reset_within(500ms) ? PeerEnd::reset : PeerEnd::eof;
+  }
+}
+
+bool HttpConnection::reset_within(std::chrono::milliseconds timeout) {
+  // No events asked for: poll() then wakes only for an error (after a FIN, the socket is always readable).
+  pollfd probe{socket_.native_handle(), 0, 0};
+  if (::poll(&probe, 1, static_cast<int>(timeout.count())) <= 0 || !(probe.revents & POLLERR)) return false;
+  int error = 0;
+  socklen_t size = sizeof error;
+  ::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size);
+  // ECONNRESET, or EPIPE when the reset came after the server's FIN (the socket was in CLOSE_WAIT).
+  return error != 0;
+}
+
+void HttpConnection::shutdown_send() {
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 void HttpConnection::close() {
   boost::system::error_code ignored;
   socket_.close(ignored);

@@ -39,6 +39,15 @@ class HttpConnection {
   // Whether the server closes the connection (EOF or reset) within `timeout`; bytes meanwhile are discarded. If
   // it does not, the connection stays open for more.
   bool closed_by_peer(std::chrono::milliseconds timeout);
+  // How the server ends the connection within `timeout`, bytes meanwhile discarded: with a FIN (orderly EOF),
+  // with a reset (ECONNRESET: what may have destroyed data still in flight; also a FIN followed by a reset
+  // within 500 ms), or not yet (`open`).
+  enum class PeerEnd { eof, reset, open };
+  PeerEnd wait_for_end(std::chrono::milliseconds timeout);
+  // Whether the server resets the connection within `timeout` (a FIN alone does not count).
+  bool reset_within(std::chrono::milliseconds timeout);
+  // Sends a FIN (the client is done sending) and keeps the connection open for reading.
+  void shutdown_send();
   void close();
 
  private:

@@ -1,20 +1,19 @@
 #include "poolgate/http/client_session.hpp"
 
 #include "poolgate/http/deadline.hpp"
+#include "poolgate/http/linger.hpp"
 #include "poolgate/http/message_rules.hpp"
 #include "poolgate/http/message_stream.hpp"
 #include "poolgate/http/request_header.hpp"
 #include "poolgate/http/tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <array>
 #include <optional>
 
 namespace poolgate::http {
@@ -49,7 +48,9 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  boost::asio::awaitable<void> run();
+  // True when the session ends having written a final response (a refusal, or an answer after which the
+  // connection closes): the client may have sent more than was read, so the close must linger.
+  boost::asio::awaitable<bool> run();
 
  private:
   enum class HeaderOutcome { ready, closed, malformed, too_large, timed_out };
@@ -84,9 +85,10 @@ class ClientSession {
   // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
   // stats may be gone already (TCP mode counts the same way).
   admin::LocalGauge* active_ = nullptr;  // the target's gauge while this session counts in it
+  bool answered_ = false;                // the current request got a whole final response (refusal included)
 };
 
-boost::asio::awaitable<void> ClientSession::run() {
+boost::asio::awaitable<bool> ClientSession::run() {
   for (;;) {
     RequestParser request;
     prepare_request_parser(request);
@@ -94,22 +96,23 @@ boost::asio::awaitable<void> ClientSession::run() {
       case HeaderOutcome::ready:
         break;
       case HeaderOutcome::closed:
-        co_return;
+        co_return false;
       case HeaderOutcome::malformed:
         ++refusals_.malformed;
         co_await refuse(bhttp::status::bad_request);
-        co_return;
+        co_return answered_;
       case HeaderOutcome::too_large:
         ++refusals_.header_too_large;
         co_await refuse(bhttp::status::request_header_fields_too_large);
-        co_return;
+        co_return answered_;
       case HeaderOutcome::timed_out:
         ++refusals_.timed_out;
-        co_return;
+        co_return false;
     }
+    answered_ = false;
     // Draining: the response said Connection: close (unless its header was made before the drain began);
     // either way nothing more is read from this client.
-    if (!co_await exchange(request) || s_.drain.requested) co_return;
+    if (!co_await exchange(request) || s_.drain.requested) co_return answered_;
   }
 }
 
@@ -251,7 +254,8 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
     if (sent == Flow::source_malformed) {
       ++refusals_.malformed;
       drop_backend();
-      co_await refuse(bhttp::status::bad_request);
+      co_await refuse(bhttp::status::bad_request);  // the client stays open for the lingering close
+      co_return false;
     }
     boost::system::error_code ignored;
     s_.client.close(ignored);
@@ -312,6 +316,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
     drop_backend();
     co_return false;
   }
+  answered_ = true;
   // Reusable only if this exchange ended exactly at a message boundary on both sides of the backend connection.
   const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
   if (reusable) {
@@ -333,9 +338,8 @@ boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
   answer.prepare_payload();
   auto [ec, n] = co_await bhttp::async_write(s_.client, answer, use_tuple);
   s_.bytes.to_client += n;
-  boost::system::error_code ignored;
-  // FIN first: closing with the rest of a refused request unread would reset, and might destroy the answer.
-  s_.client.shutdown(tcp::socket::shutdown_send, ignored);
+  // The rest of the refused request may still be arriving: serve_client closes with linger_close.
+  answered_ = !ec;
 }
 
 void ClientSession::hold_target(const balance::BackendPtr& backend) {
@@ -371,21 +375,24 @@ void ClientSession::drop_backend() {
 void begin_drain(SessionSockets sockets) {
   sockets.drain.requested = true;
   if (!sockets.drain.idle) return;
-  // The session wakes from its read with nothing of a request received, and ends as if the client had left.
+  // The session wakes from its read with nothing of a request received (or from its lingering close), and ends
+  // as if the client had left.
   boost::system::error_code ignored;
   sockets.client.cancel(ignored);
 }
 
 boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
                                           relay::PipePool& pipes, admin::HttpRefusals& refusals) {
+  bool linger = false;
   {
     ClientSession session(sockets, upstream, settings, pipes, refusals);
-    co_await session.run();
+    linger = co_await session.run();
   }
   boost::system::error_code ignored;
+  if (sockets.backend.is_open()) sockets.backend.close(ignored);  // not held through the linger
+  if (linger && sockets.client.is_open()) co_await linger_close(sockets.client, sockets.drain);
   sockets.client.shutdown(tcp::socket::shutdown_send, ignored);
   sockets.client.close(ignored);
-  if (sockets.backend.is_open()) sockets.backend.close(ignored);
 }
 
 }  // namespace poolgate::http

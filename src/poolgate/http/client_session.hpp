@@ -21,7 +21,8 @@ struct SessionSettings {
 };
 
 // What the worker and the session know of each other during a drain. The worker sets `requested`; the session
-// keeps `idle` true only while it waits for the first byte of a request, so the worker knows whom it may let go.
+// keeps `idle` true only while it waits for the first byte of a request or lingers after its last response
+// (linger.hpp), so the worker knows whom it may let go.
 struct DrainState {
   bool requested = false;
   bool idle = false;
@@ -38,13 +39,15 @@ struct SessionSockets {
 };
 
 // Serves requests until the client leaves, asks to close, times out, sends something malformed, or switches
-// protocols and the tunnel ends. Closes the client on return; backend connections go back through `upstream`.
+// protocols and the tunnel ends. Closes the client on return, with a lingering close (linger.hpp) after a
+// response it chose to end the connection with; backend connections go back through `upstream`.
 boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings,
                                           relay::PipePool& pipes, admin::HttpRefusals& refusals);
 
-// Starts the drain of one session (on its thread): a client idle between requests is closed now; a request
-// already begun is answered, with Connection: close unless its response header was already under way, and
-// the client is closed after it. A tunnel is left to the drain timeout, like a TCP-mode connection.
+// Starts the drain of one session (on its thread): a client idle between requests, or lingering after its last
+// response, is closed now; a request already begun is answered, with Connection: close unless its response
+// header was already under way, and the client is closed after it (without lingering). A tunnel is left to
+// the drain timeout, like a TCP-mode connection.
 void begin_drain(SessionSockets sockets);
 
 }  // namespace poolgate::http

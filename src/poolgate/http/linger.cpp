@@ -1,0 +1,35 @@
+#include "poolgate/http/linger.hpp"
+
+#include "poolgate/http/deadline.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <memory>
+
+namespace poolgate::http {
+
+boost::asio::awaitable<void> linger_close(boost::asio::ip::tcp::socket& client, DrainState& drain) {
+  boost::system::error_code ignored;
+  client.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  // A drain wants the worker empty now; a reset is the lesser harm than holding up the exit.
+  if (drain.requested) co_return;
+  auto deadline = std::make_shared<Deadline>(client);
+  arm(deadline, kLingerTime);
+  // Small: reads are many only for a client that sends much, and the frame lives as long as the linger.
+  std::array<char, 4096> sink;
+  std::size_t discarded = 0;
+  drain.idle = true;  // nothing here is worth finishing: begin_drain may cancel the read
+  while (discarded < kLingerBytes && !drain.requested) {
+    auto [ec, n] = co_await client.async_read_some(boost::asio::buffer(sink),
+                                                   boost::asio::as_tuple(boost::asio::use_awaitable));
+    discarded += n;
+    if (ec) break;  // EOF (the client closed too: a clean close from here), reset, timer or drain
+  }
+  drain.idle = false;
+  deadline->watched = nullptr;
+  disarm(*deadline);
+}
+
+}  // namespace poolgate::http
