@@ -14,9 +14,10 @@ namespace {
 // A connection the backend closes sooner than this after the dial counts as an early close.
 constexpr auto kEarlyCloseAge = std::chrono::seconds(1);
 constexpr auto kFirstRefillDelay = std::chrono::milliseconds(100);
-// watch_lazily: how long a given-back connection stays unwatched. A backend's keep-alive timeout is seconds at
-// the least, so it cannot close a connection in this window unless it is going away, and then the request that
-// meets the closed connection is retried (idempotent) or answered 502, as in haproxy and nginx.
+// watch_lazily, watch_fresh_lazily: how long a connection stays unwatched. A backend's keep-alive timeout is
+// seconds at the least, so it cannot close a given-back connection in this window unless it is going away, and
+// then the request that meets the closed connection is retried (idempotent) or answered 502, as in haproxy and
+// nginx. A fresh connection (TCP mode) closed in the window is caught by the poll at hand-out.
 constexpr auto kLazyWatchDelay = std::chrono::milliseconds(200);
 
 }  // namespace
@@ -26,6 +27,7 @@ PoolSettings keep_alive_settings(PoolSettings base) {
   base.idle_bytes_are_garbage = true;
   base.poll_on_handout = false;
   base.watch_lazily = true;
+  base.watch_fresh_lazily = false;
   base.newest_first = true;
   return base;
 }
@@ -159,7 +161,7 @@ void EndpointPool::adopt(boost::asio::ip::tcp::socket socket, bool used) {
   connection->used = used;
   idle_.push_back(connection);
   counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
-  if (settings_.watch_lazily && used) {
+  if (used ? settings_.watch_lazily : settings_.watch_fresh_lazily) {
     schedule_lazy_watch();
   } else {
     watch(connection);

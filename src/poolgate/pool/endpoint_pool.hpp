@@ -42,6 +42,10 @@ struct PoolSettings {
   // it has stayed idle a while (arming a watcher costs an epoll_ctl), and the newest is handed out first so
   // the busy ones stay warm and the rest can expire.
   bool watch_lazily = false;
+  // TCP mode: under load a fresh connection is taken within milliseconds of its dial, so its watcher too is
+  // armed only once it has stayed idle a while. poll_on_handout still keeps one that the backend closed in the
+  // meantime from ever reaching a client. (HTTP mode watches fresh connections at once: it has no such poll.)
+  bool watch_fresh_lazily = true;
   bool newest_first = false;
 };
 
