@@ -55,6 +55,26 @@ TEST_F(RelayFixture, ALastMessageAndItsFinArrivingTogetherBothReachTheBackend) {
   EXPECT_EQ(arrived, "last words");
 }
 
+TEST_F(RelayFixture, ALastMessageAndAResetArrivingTogetherReachTheBackendAsTheMessageThenAReset) {
+  // TCP_INQ counts a pending FIN but not a pending reset: the read that returns the last bytes says "nothing
+  // left", and only the next read reports the reset. One epoll event carries both.
+  boost::asio::write(client_side.client, boost::asio::buffer(std::string("last words")));
+  unit::close_with_reset(client_side.client);
+  std::string arrived;
+  boost::system::error_code ending;
+  backend_side.server.non_blocking(true);
+  ASSERT_TRUE(unit::run_until(io, [&] {
+    char buffer[64];
+    const std::size_t n = backend_side.server.read_some(boost::asio::buffer(buffer), ending);
+    arrived.append(buffer, n);
+    return ending && ending != boost::asio::error::would_block;
+  })) << "the reset that came with the last bytes never reached the backend; arrived: \"" << arrived << "\"";
+  EXPECT_EQ(arrived, "last words");
+  EXPECT_EQ(ending, boost::asio::error::connection_reset) << "the client's reset reached the backend as: "
+                                                           << ending.message();
+  ASSERT_TRUE(unit::run_until(io, [&] { return finished; }));
+}
+
 TEST_F(RelayFixture, ManyRoundTripsBothWaysNeverStall) {
   for (int round = 0; round < 300; ++round) {
     const std::string request = "request " + std::to_string(round);

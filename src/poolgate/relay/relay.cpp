@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 namespace poolgate::relay {
 namespace {
@@ -176,10 +177,14 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
   Ending ending = Ending::eof;
   bool streaming = false;  // splice() through a pipe rather than recv()/send() through the scratch buffer
   // A read that emptied the socket is followed by a wait for readiness rather than a read spent on EAGAIN. When
-  // the emptiness is proven (TCP_INQ said so, or EAGAIN) the cheap wait will do; a short splice() may have
-  // stopped at a full pipe with bytes or a FIN still queued, so that wait re-checks readiness as it is armed.
+  // the emptiness is proven the cheap wait will do (see drained_wait.hpp): EAGAIN proves it, and so does TCP_INQ
+  // saying nothing is left when the wake-up before the read reported no error or hang-up (TCP_INQ does not see
+  // a pending reset). A short splice() may have stopped at a full pipe with bytes or a FIN still queued, so that
+  // wait is async_wait, which re-checks readiness as it is armed.
   bool probably_drained = false;
   bool proven_empty = false;
+  bool inq_trusted = false;         // the last wake-up reported input only (unknown before the first wait)
+  bool last_read_eagain = false;
   bool yielded_since_read = false;  // to the event loop, between the last read and the wait that follows it
   for (;;) {
     if (!from.is_open() || !to.is_open()) {
@@ -192,8 +197,16 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
         pipe.reset();
       }
       // A failed wait means the socket was closed under us (drain, endpoint removal).
-      auto [ec] = proven_empty ? co_await drained.async_wait_readable(from, !yielded_since_read, use_tuple)
-                               : co_await from.async_wait(tcp::socket::wait_read, use_tuple);
+      boost::system::error_code ec;
+      if (proven_empty) {
+        bool must_read_until_eagain = true;
+        std::tie(ec, must_read_until_eagain) = co_await drained.async_wait_readable(
+            from, /*after_eagain=*/last_read_eagain && !yielded_since_read, use_tuple);
+        inq_trusted = !must_read_until_eagain;
+      } else {
+        std::tie(ec) = co_await from.async_wait(tcp::socket::wait_read, use_tuple);
+        inq_trusted = false;
+      }
       if (ec) {
         ending = Ending::cancelled;
         break;
@@ -211,6 +224,14 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
                                         : receive(from.native_handle(), scratch, kScratch);
     const ssize_t in = received.size;
     yielded_since_read = false;
+    last_read_eagain = in < 0 && errno == EAGAIN;
+    if (streaming && (in == 0 || last_read_eagain)) {
+      // splice() stops at TCP urgent data, with bytes still queued, and reports 0 or EAGAIN there; recvmsg()
+      // reads past the mark. So a stream's end or pause is confirmed by a copy-mode read.
+      streaming = false;
+      probably_drained = false;
+      continue;
+    }
     if (in == 0) {
       ending = state.reset_was_seen_by_send(from) ? Ending::source_reset : Ending::eof;
       break;
@@ -226,7 +247,8 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     const auto got = static_cast<std::size_t>(in);
     if (received.empty_known) {
-      probably_drained = proven_empty = received.emptied;
+      // Emptied but not trusted: read once more, to EAGAIN or the pending error.
+      probably_drained = proven_empty = received.emptied && inq_trusted;
     } else {
       probably_drained = got < (streaming ? kChunk : kScratch);
       proven_empty = false;
