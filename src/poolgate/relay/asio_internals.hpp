@@ -1,5 +1,6 @@
-// The two places poolgate reaches past Asio's public interface into a socket's reactor state (Asio 1.81, epoll):
-// the per-socket registration DrainedWait queues on, and the flag that makes closing a socket cost an epoll_ctl.
+// Where poolgate reaches past Asio's public interface into a socket's reactor state (Asio 1.81, epoll): the
+// per-socket registration DrainedWait queues on (drained_wait.hpp also reads the events the reactor is handling),
+// and the flag that makes closing a socket cost an epoll_ctl.
 #pragma once
 
 #include <boost/asio/detail/socket_ops.hpp>
