@@ -143,8 +143,7 @@ Received receive(int fd, char* buffer, std::size_t capacity) {
 
 // Sends `data` completely, waiting for the destination when its buffer is full. Returns 0, or the errno of the
 // failure (ECANCELED when the destination was closed under the relay).
-boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved,
-                                     bool& waited) {
+boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
   std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
   while (size > 0) {
     ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -156,7 +155,6 @@ boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::siz
     }
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && errno != EAGAIN) co_return errno;
-    waited = true;
     if (!held) {
       held = std::make_unique<char[]>(size);
       std::memcpy(held.get(), data, size);
@@ -184,8 +182,9 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
   bool probably_drained = false;
   bool proven_empty = false;
   bool inq_trusted = false;         // the last wake-up reported input only (unknown before the first wait)
+  // An EAGAIN read always goes straight to the wait, with no suspension in between: what DrainedWait's
+  // after_eagain asks for.
   bool last_read_eagain = false;
-  bool yielded_since_read = false;  // to the event loop, between the last read and the wait that follows it
   for (;;) {
     if (!from.is_open() || !to.is_open()) {
       ending = Ending::cancelled;
@@ -201,7 +200,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       if (proven_empty) {
         bool must_read_until_eagain = true;
         std::tie(ec, must_read_until_eagain) = co_await drained.async_wait_readable(
-            from, /*after_eagain=*/last_read_eagain && !yielded_since_read, use_tuple);
+            from, /*after_eagain=*/last_read_eagain, use_tuple);
         inq_trusted = !must_read_until_eagain;
       } else {
         std::tie(ec) = co_await from.async_wait(tcp::socket::wait_read, use_tuple);
@@ -223,7 +222,6 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
                                                              nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)}
                                         : receive(from.native_handle(), scratch, kScratch);
     const ssize_t in = received.size;
-    yielded_since_read = false;
     last_read_eagain = in < 0 && errno == EAGAIN;
     if (streaming && (in == 0 || last_read_eagain)) {
       // splice() stops at TCP urgent data, with bytes still queued, and reports 0 or EAGAIN there; recvmsg()
@@ -255,7 +253,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     if (!streaming) {
       streaming = got == kScratch;
-      if (const int failure = co_await send_all(to, scratch, got, moved, yielded_since_read); failure != 0) {
+      if (const int failure = co_await send_all(to, scratch, got, moved); failure != 0) {
         if (failure == ECONNRESET) state.note_reset_seen_by_send(to);
         ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;
         break;
@@ -273,7 +271,6 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       } else if (out < 0 && errno == EINTR) {
         continue;
       } else if (out < 0 && errno == EAGAIN) {
-        yielded_since_read = true;
         if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) break;
       } else {
         if (out < 0 && errno == ECONNRESET) state.note_reset_seen_by_send(to);
