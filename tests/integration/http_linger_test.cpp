@@ -47,6 +47,14 @@ class HttpLingerTest : public HttpModeTest {
     return false;
   }
 
+  // Sends a malformed request and reads poolgate's 400: the lingering close has begun.
+  static void get_refused(HttpConnection& client) {
+    ASSERT_TRUE(client.send_raw(kMalformed));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->result(), bhttp::status::bad_request);
+  }
+
   HttpBackend backend_;
 };
 
@@ -91,10 +99,7 @@ TEST_F(HttpLingerTest, ARequestPipelinedBehindAConnectionCloseAnswerDoesNotReset
 
 TEST_F(HttpLingerTest, AClientThatKeepsSendingSlowlyAfterARefusalIsCutOffAtTheTimeBound) {
   HttpConnection client = connect_http();
-  ASSERT_TRUE(client.send_raw(kMalformed));
-  const auto response = client.read_response();
-  ASSERT_TRUE(response.has_value());
-  EXPECT_EQ(response->result(), bhttp::status::bad_request);
+  ASSERT_NO_FATAL_FAILURE(get_refused(client));
   // 1 KiB every 20 ms: about 100 KiB in 2 s, under the byte bound, so only the time bound can end this.
   const auto refused_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(send_until_cut_off(client, std::string(1024, 'x'), 20ms, 15s))
@@ -104,10 +109,7 @@ TEST_F(HttpLingerTest, AClientThatKeepsSendingSlowlyAfterARefusalIsCutOffAtTheTi
 
 TEST_F(HttpLingerTest, AClientThatFloodsAfterARefusalIsCutOffAtTheByteBound) {
   HttpConnection client = connect_http();
-  ASSERT_TRUE(client.send_raw(kMalformed));
-  const auto response = client.read_response();
-  ASSERT_TRUE(response.has_value());
-  EXPECT_EQ(response->result(), bhttp::status::bad_request);
+  ASSERT_NO_FATAL_FAILURE(get_refused(client));
   // 64 KiB at a time without pause: 256 KiB is reached in milliseconds, long before the time bound.
   const auto refused_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(send_until_cut_off(client, std::string(64 * 1024, 'x'), 1ms, 15s))
@@ -117,10 +119,7 @@ TEST_F(HttpLingerTest, AClientThatFloodsAfterARefusalIsCutOffAtTheByteBound) {
 
 TEST_F(HttpLingerTest, ADrainEndsALingeringCloseAtOnce) {
   HttpConnection client = connect_http();
-  ASSERT_TRUE(client.send_raw(kMalformed));
-  const auto response = client.read_response();
-  ASSERT_TRUE(response.has_value());
-  EXPECT_EQ(response->result(), bhttp::status::bad_request);
+  ASSERT_NO_FATAL_FAILURE(get_refused(client));
   const auto refused_at = std::chrono::steady_clock::now();
   proxy().send_signal(SIGTERM);
   EXPECT_TRUE(send_until_cut_off(client, std::string(1024, 'x'), 20ms, 15s))

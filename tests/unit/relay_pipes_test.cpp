@@ -1,10 +1,7 @@
 // Covers relay::relay's use of the pipe pool: small messages are copied, streams spliced, and a connection holds
 // a pipe only while a stream is in flight.
-#include "poolgate/relay/relay.hpp"
+#include "relay_pair.hpp"
 
-#include "loopback.hpp"
-
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
@@ -16,16 +13,12 @@ namespace {
 using namespace std::chrono_literals;
 using unit::tcp;
 
-TEST(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone) {
-  unit::asio::io_context io;
-  unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
-  unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
-  // Both sockets start blocking, as an accepted one does: the relay must switch them itself for splice().
-  PipePool pipes;
-  RelayTotals totals;
-  bool finished = false;
-  boost::asio::co_spawn(io, relay(client_side.server, backend_side.client, pipes, totals),
-                        [&](std::exception_ptr) { finished = true; });
+using RelayPipes = RelayBetweenPairs;
+
+TEST_F(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone) {
+  // Both sockets start blocking, as an accepted one does, and without TCP_INQ (the relay's fallback waits): the
+  // relay must switch them itself for splice().
+  start_relay();
 
   for (const std::string message : {"first", "second"}) {
     boost::asio::write(client_side.client, boost::asio::buffer(message));

@@ -2,11 +2,9 @@
 // the socket the relay waits for the next edge without re-arming epoll, so a FIN that arrived together with the
 // last bytes must still be seen.
 #include "poolgate/pool/dialer.hpp"
-#include "poolgate/relay/relay.hpp"
 
-#include "loopback.hpp"
+#include "relay_pair.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
@@ -18,22 +16,14 @@ namespace {
 using namespace std::chrono_literals;
 using unit::tcp;
 
-// A relay between client_side.server and backend_side.client, both with poolgate's socket options.
-struct RelayFixture : ::testing::Test {
+// A relay whose sockets have poolgate's socket options (TCP_INQ among them), already waiting on both sides.
+struct RelayFixture : RelayBetweenPairs {
   void SetUp() override {
     pool::set_client_socket_options(client_side.server.native_handle());
     pool::set_client_socket_options(backend_side.client.native_handle());
-    boost::asio::co_spawn(io, relay(client_side.server, backend_side.client, pipes, totals),
-                          [this](std::exception_ptr) { finished = true; });
+    start_relay();
     unit::run_for(io, 20ms);  // both directions have read their socket empty and wait
   }
-
-  unit::asio::io_context io;
-  unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
-  unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
-  PipePool pipes;
-  RelayTotals totals;
-  bool finished = false;
 };
 
 TEST_F(RelayFixture, ALastMessageAndItsFinArrivingTogetherBothReachTheBackend) {
