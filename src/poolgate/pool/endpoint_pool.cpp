@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 
@@ -88,7 +89,7 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* chec
     if (checkout) *checkout = Checkout{true, connection->used};
     if (settings_.replace_taken) {
       backend_->release_pool_slot();
-      refill();
+      refill_soon();
     } else {
       ++lent_;
     }
@@ -97,7 +98,7 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* chec
   ++counters_.misses;
   if (settings_.replace_taken) {
     if (target_ < settings_.max_per_endpoint) ++target_;
-    refill();
+    refill_soon();
   }
   return std::nullopt;
 }
@@ -124,36 +125,59 @@ void EndpointPool::refill() {
   for (std::size_t missing = target_ > have ? target_ - have : 0; missing > 0; --missing) {
     if (!backend_->try_reserve_pool_slot(budget)) break;
     start_dial();
+    // A dial can fail before it returns: a refused loopback connect (the endpoint is then down), or no
+    // descriptors left (a later refill is then scheduled).
+    if (refill_scheduled_ || !backend_->active.load(std::memory_order_relaxed)) break;
   }
+}
+
+void EndpointPool::refill_soon() {
+  if (refill_posted_ || closed_) return;
+  refill_posted_ = true;
+  boost::asio::post(executor_, [weak_self = weak_from_this()] {
+    if (auto self = weak_self.lock()) {
+      self->refill_posted_ = false;
+      self->refill();
+    }
+  });
 }
 
 void EndpointPool::start_dial() {
   ++dialing_;
   ++counters_.refill_dials;
+  const auto started = Clock::now();
+  boost::asio::ip::tcp::socket socket(executor_);
+  const DialStart start = begin_dial(socket, backend_->address);
+  if (start.error || start.connected) {
+    dial_finished(std::move(socket), start.error, started);
+    return;
+  }
   boost::asio::co_spawn(
       executor_,
-      [self = shared_from_this()]() -> boost::asio::awaitable<void> {
-        boost::asio::ip::tcp::socket socket(self->executor_);
-        const auto started = Clock::now();
-        boost::system::error_code ec =
-            co_await dial(socket, self->backend_->address, self->settings_.connect_timeout);
-        if (!ec) self->counters_.connect_duration.observe(Clock::now() - started);
-        --self->dialing_;
-        if (self->closed_ || ec) {
-          self->backend_->release_pool_slot();
-          if (ec && !self->closed_) {
-            ++self->counters_.refill_failures;
-            if (is_local_resource_exhaustion(ec)) {
-              self->refill_later();  // our problem, not the backend's: try again when descriptors may be free
-            } else {
-              self->on_dial_failure_(self->backend_, ec);
-            }
-          }
-          co_return;
-        }
-        self->adopt(std::move(socket), false);
+      [self = shared_from_this(), socket = std::move(socket), started]() mutable -> boost::asio::awaitable<void> {
+        const boost::system::error_code ec = co_await finish_dial(socket, self->settings_.connect_timeout);
+        self->dial_finished(std::move(socket), ec, started);
       },
       boost::asio::detached);
+}
+
+void EndpointPool::dial_finished(boost::asio::ip::tcp::socket socket, const boost::system::error_code& ec,
+                                 Clock::time_point started) {
+  if (!ec) counters_.connect_duration.observe(Clock::now() - started);
+  --dialing_;
+  if (closed_ || ec) {
+    backend_->release_pool_slot();
+    if (ec && !closed_) {
+      ++counters_.refill_failures;
+      if (is_local_resource_exhaustion(ec)) {
+        refill_later();  // our problem, not the backend's: try again when descriptors may be free
+      } else {
+        on_dial_failure_(backend_, ec);
+      }
+    }
+    return;
+  }
+  adopt(std::move(socket), false);
 }
 
 void EndpointPool::adopt(boost::asio::ip::tcp::socket socket, bool used) {

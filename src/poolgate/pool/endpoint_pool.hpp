@@ -89,8 +89,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   EndpointPool(const EndpointPool&) = delete;
   EndpointPool& operator=(const EndpointPool&) = delete;
 
-  // A hit: a live socket (and, when replace_taken, a replacement dial starts). A miss (nothing warm): nullopt,
-  // and with replace_taken the warm target grows by one so the next burst finds more. `checkout`, when given,
+  // A hit: a live socket (and, when replace_taken, a replacement dial starts once the event loop turns). A miss
+  // (nothing warm): nullopt, and with replace_taken the warm target grows by one so the next burst finds more. `checkout`, when given,
   // is filled in for release().
   std::optional<boost::asio::ip::tcp::socket> acquire(Checkout* checkout = nullptr);
 
@@ -127,9 +127,14 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   void on_watch_event(const IdleConnectionPtr& connection);
   void evict(const IdleConnectionPtr& connection, admin::LocalCounter& reason_counter);
   void schedule_refill_after_early_close(Clock::duration age);
+  // Refills once the event loop turns: the client that took a connection (or missed) is served first, and the
+  // replacement dial happens while it waits for its backend's answer, not before its first byte is sent.
+  void refill_soon();
   // Refills after a delay that doubles with each call since the last success (early closes, local exhaustion).
   void refill_later();
   void start_dial();
+  void dial_finished(boost::asio::ip::tcp::socket socket, const boost::system::error_code& ec,
+                     Clock::time_point started);
 
   boost::asio::any_io_executor executor_;
   balance::BackendPtr backend_;
@@ -146,6 +151,7 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   unsigned early_closes_ = 0;
   boost::asio::steady_timer refill_timer_;
   bool refill_scheduled_ = false;
+  bool refill_posted_ = false;
   boost::asio::steady_timer lazy_watch_timer_;
   bool lazy_watch_scheduled_ = false;
   std::shared_ptr<PoolCounters> counters_holder_;

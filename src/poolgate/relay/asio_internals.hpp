@@ -1,6 +1,6 @@
 // Where poolgate reaches past Asio's public interface into a socket's reactor state (Asio 1.81, epoll): the
 // per-socket registration DrainedWait queues on (drained_wait.hpp also reads the events the reactor is handling),
-// and the flag that makes closing a socket cost an epoll_ctl.
+// the flag that makes closing a socket cost an epoll_ctl, and the flag that makes Asio set O_NONBLOCK itself.
 #pragma once
 
 #include <boost/asio/detail/socket_ops.hpp>
@@ -23,6 +23,13 @@ inline auto& socket_internals(boost::asio::ip::tcp::socket& socket) {
 inline void mark_never_duplicated(boost::asio::ip::tcp::socket& socket) {
   socket_internals(socket).state_ &= static_cast<boost::asio::detail::socket_ops::state_type>(
       ~boost::asio::detail::socket_ops::possible_dup);
+}
+
+// A socket opened with SOCK_NONBLOCK and handed to Asio with assign(): without this, Asio's first asynchronous
+// operation on it spends an ioctl(FIONBIO) setting what is already set. (Only Asio's own flag: synchronous calls
+// through Asio still block as they would on any socket.)
+inline void mark_already_non_blocking(boost::asio::ip::tcp::socket& socket) {
+  socket_internals(socket).state_ |= boost::asio::detail::socket_ops::internal_non_blocking;
 }
 
 }  // namespace poolgate::relay

@@ -275,4 +275,10 @@ SilentListener::SilentListener() : listener_(listen_on(0, 0)) {
   throw std::runtime_error("SilentListener: the accept queue never filled; connects keep succeeding");
 }
 
+void SilentListener::make_room_for_one() {
+  UniqueFd accepted(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!accepted) fail("accept4");
+  queued_.push_back(std::move(accepted));
+}
+
 }  // namespace poolgate::test

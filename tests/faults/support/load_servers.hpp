@@ -86,6 +86,9 @@ class SilentListener {
   SilentListener();
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  // Accepts one queued connection: the queue then has room, and the next SYN that arrives (a retransmission,
+  // about a second after the first) is answered.
+  void make_room_for_one();
 
  private:
   UniqueFd listener_;
