@@ -3,7 +3,8 @@
 #include "poolgate/relay/drained_wait.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -38,6 +40,11 @@ void close_with_reset(tcp::socket& socket) {
 void close_quietly(tcp::socket& socket) {
   boost::system::error_code ignored;
   socket.close(ignored);
+}
+
+void close_both(tcp::socket& client, tcp::socket& backend) {
+  close_quietly(client);
+  close_quietly(backend);
 }
 
 void shutdown_write(tcp::socket& socket) {
@@ -290,13 +297,40 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
 
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
                                    RelayTotals& totals) {
-  using namespace boost::asio::experimental::awaitable_operators;
+  // The upload runs as a coroutine of its own and the download in this frame, joined by hand rather than with
+  // Asio's `&&` operator: that one costs another coroutine frame and a parallel group's shared state per
+  // connection, which is a sixth of an idle connection's memory.
+  const auto executor = client.get_executor();
   RelayState state;
-  DrainedWait drained(client.get_executor());
-  co_await (forward(client, backend, pipes, drained, totals.to_backend, state) &&
-            forward(backend, client, pipes, drained, totals.to_client, state));
-  close_quietly(client);
-  close_quietly(backend);
+  DrainedWait drained(executor);
+  boost::asio::steady_timer upload_ended(executor, boost::asio::steady_timer::time_point::max());
+  bool upload_running = true;
+  std::exception_ptr upload_failure;
+  boost::asio::co_spawn(executor, forward(client, backend, pipes, drained, totals.to_backend, state),
+                        [&](std::exception_ptr failure) {
+                          upload_running = false;
+                          upload_failure = failure;
+                          // A direction that failed (bad_alloc) ends the relay: closing wakes the other one.
+                          if (failure) close_both(client, backend);
+                          upload_ended.cancel();
+                        });
+  std::exception_ptr download_failure;
+  try {
+    co_await forward(backend, client, pipes, drained, totals.to_client, state);
+  } catch (...) {
+    download_failure = std::current_exception();
+    close_both(client, backend);
+  }
+  // The upload refers to this frame (the state, the wait, the sockets): it must end before the frame does. If
+  // even this wait cannot be allocated, unwinding would leave the upload on a dead frame: stop instead.
+  try {
+    while (upload_running) co_await upload_ended.async_wait(use_tuple);
+  } catch (...) {
+    std::terminate();
+  }
+  close_both(client, backend);
+  if (download_failure) std::rethrow_exception(download_failure);
+  if (upload_failure) std::rethrow_exception(upload_failure);
 }
 
 }  // namespace poolgate::relay
