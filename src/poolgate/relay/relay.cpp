@@ -18,9 +18,11 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 namespace poolgate::relay {
 namespace {
@@ -293,44 +295,70 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
   pass_on(ending, from, to, state);
 }
 
+// What the two directions of a spawned relay share. Each direction's completion handler holds it, so it lives
+// until the second one has ended; it holds the owner, which holds the sockets and totals referred to here.
+struct SpawnedRelay {
+  SpawnedRelay(std::shared_ptr<void> owner_, tcp::socket& client_, tcp::socket& backend_, PipePool& pipes_,
+               RelayTotals& totals_, std::function<void()> on_end_)
+      : owner(std::move(owner_)),
+        client(client_),
+        backend(backend_),
+        pipes(pipes_),
+        totals(totals_),
+        drained(client_.get_executor()),
+        on_end(std::move(on_end_)) {}
+
+  std::shared_ptr<void> owner;
+  tcp::socket& client;
+  tcp::socket& backend;
+  PipePool& pipes;
+  RelayTotals& totals;
+  RelayState state;
+  DrainedWait drained;
+  std::function<void()> on_end;
+  int directions_running = 2;
+};
+
+void direction_ended(SpawnedRelay& relay, const std::exception_ptr& failure) {
+  // A direction that failed (bad_alloc) ends the relay: closing both sockets wakes the other one.
+  if (failure) close_both(relay.client, relay.backend);
+  if (--relay.directions_running > 0) return;
+  close_both(relay.client, relay.backend);
+  if (relay.on_end) std::exchange(relay.on_end, nullptr)();
+}
+
 }  // namespace
+
+void spawn_relay(std::shared_ptr<void> owner, tcp::socket& client, tcp::socket& backend, PipePool& pipes,
+                 RelayTotals& totals, std::function<void()> on_end) {
+  auto relay = std::make_shared<SpawnedRelay>(std::move(owner), client, backend, pipes, totals, std::move(on_end));
+  SpawnedRelay& shared = *relay;
+  const auto executor = client.get_executor();
+  boost::asio::co_spawn(executor,
+                        forward(shared.client, shared.backend, shared.pipes, shared.drained,
+                                shared.totals.to_backend, shared.state),
+                        [relay](std::exception_ptr failure) { direction_ended(*relay, failure); });
+  boost::asio::co_spawn(executor,
+                        forward(shared.backend, shared.client, shared.pipes, shared.drained,
+                                shared.totals.to_client, shared.state),
+                        [relay = std::move(relay)](std::exception_ptr failure) { direction_ended(*relay, failure); });
+}
 
 boost::asio::awaitable<void> relay(tcp::socket& client, tcp::socket& backend, PipePool& pipes,
                                    RelayTotals& totals) {
-  // The upload runs as a coroutine of its own and the download in this frame, joined by hand rather than with
-  // Asio's `&&` operator: that one costs another coroutine frame and a parallel group's shared state per
-  // connection, which is a sixth of an idle connection's memory.
-  const auto executor = client.get_executor();
-  RelayState state;
-  DrainedWait drained(executor);
-  boost::asio::steady_timer upload_ended(executor, boost::asio::steady_timer::time_point::max());
-  bool upload_running = true;
-  std::exception_ptr upload_failure;
-  boost::asio::co_spawn(executor, forward(client, backend, pipes, drained, totals.to_backend, state),
-                        [&](std::exception_ptr failure) {
-                          upload_running = false;
-                          upload_failure = failure;
-                          // A direction that failed (bad_alloc) ends the relay: closing wakes the other one.
-                          if (failure) close_both(client, backend);
-                          upload_ended.cancel();
-                        });
-  std::exception_ptr download_failure;
+  boost::asio::steady_timer ended(client.get_executor(), boost::asio::steady_timer::time_point::max());
+  bool running = true;
+  spawn_relay(nullptr, client, backend, pipes, totals, [&] {
+    running = false;
+    ended.cancel();
+  });
+  // The directions refer to the sockets and totals the caller keeps in this coroutine's chain of frames: it must
+  // not unwind before they end. If even this wait cannot be allocated, stop rather than leave them on a dead frame.
   try {
-    co_await forward(backend, client, pipes, drained, totals.to_client, state);
-  } catch (...) {
-    download_failure = std::current_exception();
-    close_both(client, backend);
-  }
-  // The upload refers to this frame (the state, the wait, the sockets): it must end before the frame does. If
-  // even this wait cannot be allocated, unwinding would leave the upload on a dead frame: stop instead.
-  try {
-    while (upload_running) co_await upload_ended.async_wait(use_tuple);
+    while (running) co_await ended.async_wait(use_tuple);
   } catch (...) {
     std::terminate();
   }
-  close_both(client, backend);
-  if (download_failure) std::rethrow_exception(download_failure);
-  if (upload_failure) std::rethrow_exception(upload_failure);
 }
 
 }  // namespace poolgate::relay

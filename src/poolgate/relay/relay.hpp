@@ -9,6 +9,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 namespace poolgate::relay {
 
@@ -22,5 +24,14 @@ struct RelayTotals {
 // socket from the owning thread ends the relay). Both sockets are closed on return.
 boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket& client, boost::asio::ip::tcp::socket& backend,
                                    PipePool& pipes, RelayTotals& totals);
+
+// The same relay, started and left running: each direction is a coroutine of its own, and `owner` (whatever
+// holds the sockets, the totals and anything else the connection needs) is kept alive by them. When both have
+// ended, both sockets are closed, `on_end` runs once on the sockets' thread, and then the owner is let go. An
+// idle connection relayed this way costs no coroutine frame but its two directions'. If the event loop is
+// destroyed first, `on_end` never runs and the owner is released with the directions.
+void spawn_relay(std::shared_ptr<void> owner, boost::asio::ip::tcp::socket& client,
+                 boost::asio::ip::tcp::socket& backend, PipePool& pipes, RelayTotals& totals,
+                 std::function<void()> on_end);
 
 }  // namespace poolgate::relay

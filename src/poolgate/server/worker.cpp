@@ -19,7 +19,7 @@ constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 // How often the byte counts of open connections are published for /metrics.
 constexpr auto kBytesPublishInterval = std::chrono::seconds(1);
 
-// Gives a --max-connections slot back when the client's serve() coroutine ends, however it ends.
+// Gives a --max-connections slot back when the client's connection ends, however it ends.
 class SlotRelease {
  public:
   explicit SlotRelease(ConnectionLimit& limit) : limit_(limit.enabled() ? &limit : nullptr) {}
@@ -35,8 +35,8 @@ class SlotRelease {
 
 }  // namespace
 
-// One client and its backend for as long as the relay runs. Lives in the serve() coroutine frame; the worker
-// keeps a pointer so it can close the pair on drain or endpoint removal.
+// One client and its backend for as long as the relay runs. The worker keeps a pointer so it can close the pair
+// on drain or endpoint removal.
 struct Worker::Session {
   explicit Session(tcp::socket c) : client(std::move(c)), backend(client.get_executor()) {}
   void close() {
@@ -51,6 +51,14 @@ struct Worker::Session {
   relay::RelayTotals bytes;    // moved so far, written by the relay
   relay::RelayTotals counted;  // the part of `bytes` already added to the worker's byte counters
   http::DrainState drain;      // HTTP mode
+};
+
+// A client's connection: its --max-connections slot and its session. Owned by serve() until a TCP relay starts,
+// then by the relay's two directions, so that an idle relayed connection costs no coroutine frame of its own.
+struct Worker::Connection {
+  Connection(ConnectionLimit& limit, tcp::socket client) : slot(limit), session(std::move(client)) {}
+  SlotRelease slot;  // first, so it is destroyed last: the slot stays taken until the sockets are closed
+  Session session;
 };
 
 Worker::Worker(unsigned index, const config::Options& options, balance::HealthMonitor& health,
@@ -86,9 +94,8 @@ void Worker::stop() {
 }
 
 boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
-  // First, so it is destroyed last: the slot stays taken until the client's sockets are closed.
-  SlotRelease slot(limit_);
-  Session session(std::move(client));
+  auto connection = std::make_shared<Connection>(limit_, std::move(client));
+  Session& session = connection->session;
   if (http_mode_) {
     co_await serve_http(session);
     co_return;
@@ -100,20 +107,24 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
     co_return;
   }
   sessions_.push_front(&session);
-  auto registration = sessions_.begin();
+  const auto registration = sessions_.begin();
   // Only this thread writes the count: a plain load and store, no locked instruction.
   active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   admin::LocalGauge& endpoint_active = stats_.endpoint(session.target->key).active;
   endpoint_active.add(1);
-  co_await relay::relay(session.client, session.backend, pipes_, session.bytes);
-  sessions_.erase(registration);
-  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  endpoint_active.add(-1);
-  count_bytes(session);
-  // TCP mode: the connection carried this client's bytes, so it never goes back to the pool.
-  if (pool::EndpointPool* pool = pool_for(*session.target)) {
-    pool->release(std::move(session.backend), pool::Reuse::discard);
-  }
+  // This coroutine ends here; the relay keeps the connection.
+  relay::spawn_relay(connection, session.client, session.backend, pipes_, session.bytes,
+                     [this, &session, registration, &endpoint_active] {
+                       sessions_.erase(registration);
+                       active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1,
+                                              std::memory_order_relaxed);
+                       endpoint_active.add(-1);
+                       count_bytes(session);
+                       // The connection carried this client's bytes, so it never goes back to the pool.
+                       if (pool::EndpointPool* pool = pool_for(*session.target)) {
+                         pool->release(std::move(session.backend), pool::Reuse::discard);
+                       }
+                     });
 }
 
 boost::asio::awaitable<void> Worker::serve_http(Session& session) {

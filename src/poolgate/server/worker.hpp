@@ -56,6 +56,7 @@ class Worker : private http::Upstream {
 
  private:
   struct Session;
+  struct Connection;
 
   boost::asio::awaitable<void> accept_loop();
   // With --max-connections: waits until a slot is free and a client is waiting, then accepts it into `client`
