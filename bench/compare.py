@@ -766,16 +766,18 @@ def print_goals(goals: list[dict], memory: dict | None) -> None:
 
 
 def print_memory_comparison(memory: dict) -> None:
-    """poolgate's RSS against haproxy's at the largest count both held (no goal is set for memory)."""
+    """poolgate's RSS against haproxy's at the largest count both held; the goal (issue 3): no more than haproxy."""
     pg, ha = memory["poolgate"], memory["haproxy"]
     step = common_step({"poolgate": pg, "haproxy": ha})
     if not step:
         return
     pg_rss, ha_rss = rss_at(pg, step), rss_at(ha, step)
     haproxy = f"haproxy {ha_rss / 1024:.1f}M"
+    verdict = "met" if pg_rss <= ha_rss else "NOT MET"
     print(f"{f'RSS, {step:,} idle conns':<29}{pg_rss / 1024:>9.1f}M{haproxy:>26}"
-          f"{pg_rss / ha_rss:>8.2f}x  no goal; held at most {pg['proxied']:,} vs {ha['proxied']:,}; "
-          f"{pg['bytes_per_connection'] or 0:,} vs {ha['bytes_per_connection'] or 0:,} bytes/conn")
+          f"{pg_rss / ha_rss:>8.2f}x{'≤ 1.00x peer':>16}{'':>31}  {verdict}")
+    print(f"{'':<29}held at most {pg['proxied']:,} vs {ha['proxied']:,}; "
+          f"{pg['bytes_per_connection'] or 0:,} vs {ha['bytes_per_connection'] or 0:,} bytes/conn above idle")
 
 
 def print_errors(rounds: list[dict]) -> None:
