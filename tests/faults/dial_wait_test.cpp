@@ -6,6 +6,7 @@
 #include "poolgate/balance/backend.hpp"
 #include "poolgate/pool/dialer.hpp"
 #include "poolgate/pool/endpoint_pool.hpp"
+#include "support/wait.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,17 +29,6 @@ class DialWaitTest : public ::testing::Test {
     return tcp::endpoint(boost::asio::ip::address_v4::loopback(), silent_.port());
   }
 
-  // Runs io_ until `condition` holds (true) or `patience` has passed (false).
-  bool run_until(auto condition, std::chrono::milliseconds patience) {
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    return true;
-  }
-
   // Runs finish_dial() on io_ until it completes; nullopt if it does not within `patience`.
   std::optional<boost::system::error_code> finish(tcp::socket& socket, config::Duration timeout,
                                                   std::chrono::milliseconds patience) {
@@ -46,7 +36,7 @@ class DialWaitTest : public ::testing::Test {
     boost::asio::co_spawn(
         io_, [&]() -> boost::asio::awaitable<void> { result = co_await pool::finish_dial(socket, timeout); },
         boost::asio::detached);
-    run_until([&] { return result.has_value(); }, patience);
+    run_until(io_, [&] { return result.has_value(); }, patience);
     return result;
   }
 
@@ -97,7 +87,7 @@ TEST_F(DialWaitTest, APoolShutDownWhileItsDialsWaitDropsWhatTheyBringAndTheirBud
   pool->shutdown(true);
   // One dial is answered after the shutdown (the SYN's retransmission finds room), the other times out.
   silent_.make_room_for_one();
-  ASSERT_TRUE(run_until([&] { return backend->pooled.load() == 0; }, 10s)) << "the dials kept their budget";
+  ASSERT_TRUE(run_until(io_, [&] { return backend->pooled.load() == 0; }, 10s)) << "the dials kept their budget";
   EXPECT_EQ(pool->idle_count(), 0u);
   EXPECT_EQ(pool->counters().refill_dials, 2u);
   EXPECT_TRUE(failures.empty()) << "a dial ended by the shutdown was reported as the backend's failure";

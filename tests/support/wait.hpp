@@ -54,6 +54,20 @@ auto peak_of(Sample&& sample, std::chrono::milliseconds duration, std::chrono::m
   return peak;
 }
 
+// Runs `io` (an io_context the test itself owns) in `slice`-long turns until `condition` holds (true) or `timeout`
+// has passed (false): waiting for what the test's own handlers do.
+template <class IoContext, class Condition>
+bool run_until(IoContext& io, Condition&& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds slice = 2ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    io.restart();
+    io.run_for(slice);
+  }
+  return true;
+}
+
 // Milliseconds elapsed since `start`, for asserting on how long something took.
 inline std::chrono::milliseconds elapsed_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);

@@ -39,13 +39,7 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = kPatien
 // Runs `io` in short slices until `condition` holds (true) or `timeout` has passed (false).
 template <class Condition>
 bool run_until(asio::io_context& io, Condition condition, std::chrono::milliseconds timeout = kPatience) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    io.restart();
-    io.run_for(2ms);
-  }
-  return true;
+  return poolgate::test::run_until(io, condition, timeout);
 }
 
 // Runs `io` for `duration`: gives events that must NOT change anything time to happen.

@@ -90,8 +90,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   EndpointPool& operator=(const EndpointPool&) = delete;
 
   // A hit: a live socket (and, when replace_taken, a replacement dial starts once the event loop turns). A miss
-  // (nothing warm): nullopt, and with replace_taken the warm target grows by one so the next burst finds more. `checkout`, when given,
-  // is filled in for release().
+  // (nothing warm): nullopt, and with replace_taken the warm target grows by one so the next burst finds more.
+  // `checkout`, when given, is filled in for release().
   std::optional<boost::asio::ip::tcp::socket> acquire(Checkout* checkout = nullptr);
 
   // Hands a connection back, with the Checkout acquire() gave (default: a socket the caller dialed itself).

@@ -106,20 +106,14 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
     session.close();
     co_return;
   }
-  sessions_.push_front(&session);
-  const auto registration = sessions_.begin();
-  // Only this thread writes the count: a plain load and store, no locked instruction.
-  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const SessionList::iterator registration = enlist(session);
   admin::LocalGauge& endpoint_active = stats_.endpoint(session.target->key).active;
   endpoint_active.add(1);
   // This coroutine ends here; the relay keeps the connection.
   relay::spawn_relay(connection, session.client, session.backend, pipes_, session.bytes,
                      [this, &session, registration, &endpoint_active] {
-                       sessions_.erase(registration);
-                       active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1,
-                                              std::memory_order_relaxed);
+                       delist(registration);
                        endpoint_active.add(-1);
-                       count_bytes(session);
                        // The connection carried this client's bytes, so it never goes back to the pool.
                        if (pool::EndpointPool* pool = pool_for(*session.target)) {
                          pool->release(std::move(session.backend), pool::Reuse::discard);
@@ -128,13 +122,23 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
 }
 
 boost::asio::awaitable<void> Worker::serve_http(Session& session) {
-  sessions_.push_front(&session);
-  auto registration = sessions_.begin();
-  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const SessionList::iterator registration = enlist(session);
   // Accepted just before the drain began, started after it: drained like the others.
   session.drain.requested = draining_;
   const http::SessionSettings settings{options_.http_idle_timeout, options_.http_header_timeout};
   co_await http::serve_client(session.http_sockets(), *this, settings, pipes_, stats_.http_refusals);
+  delist(registration);
+}
+
+Worker::SessionList::iterator Worker::enlist(Session& session) {
+  sessions_.push_front(&session);
+  // Only this thread writes the count: a plain load and store, no locked instruction.
+  active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return sessions_.begin();
+}
+
+void Worker::delist(SessionList::iterator registration) {
+  Session& session = **registration;
   sessions_.erase(registration);
   active_sessions_.store(active_sessions_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   count_bytes(session);

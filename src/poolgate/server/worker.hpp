@@ -57,6 +57,7 @@ class Worker : private http::Upstream {
  private:
   struct Session;
   struct Connection;
+  using SessionList = std::list<Session*>;
 
   boost::asio::awaitable<void> accept_loop();
   // With --max-connections: waits until a slot is free and a client is waiting, then accepts it into `client`
@@ -86,6 +87,10 @@ class Worker : private http::Upstream {
   void schedule_sweep();
   void report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
+  // Adds `session` to those this worker drains, closes and publishes byte counts for; delist() takes it off
+  // again, its last bytes counted.
+  SessionList::iterator enlist(Session& session);
+  void delist(SessionList::iterator registration);
   void count_bytes(Session& session);
   void schedule_bytes_publish();
 
@@ -100,7 +105,7 @@ class Worker : private http::Upstream {
   balance::RoundRobin balancer_;
   std::unordered_map<const balance::Backend*, std::shared_ptr<pool::EndpointPool>> pools_;
   relay::PipePool pipes_;
-  std::list<Session*> sessions_;
+  SessionList sessions_;
   std::atomic<std::size_t> active_sessions_{0};
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer accept_pause_timer_;
