@@ -36,11 +36,8 @@ class ClientSession {
         settings_(settings),
         pipes_(pipes),
         refusals_(refusals),
-        deadline_(std::make_shared<Deadline>(sockets.client)) {
-    boost::system::error_code ec;
-    const tcp::endpoint peer = s_.client.remote_endpoint(ec);
-    if (!ec) client_address_ = peer.address().to_string();
-  }
+        deadline_(std::make_shared<Deadline>(sockets.client)),
+        client_address_(sockets.peer.address().to_string()) {}
   ~ClientSession() {
     deadline_->watched = nullptr;
     disarm(*deadline_);
@@ -77,7 +74,7 @@ class ClientSession {
   relay::PipePool& pipes_;
   admin::HttpRefusals& refusals_;
   std::shared_ptr<Deadline> deadline_;
-  std::string client_address_ = "unknown";
+  std::string client_address_;
   boost::beast::flat_buffer client_buffer_;   // read from the client, not yet parsed (pipelined requests wait here)
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
   BodyChunk chunk_;
@@ -390,8 +387,8 @@ boost::asio::awaitable<void> serve_client(SessionSockets sockets, Upstream& upst
   }
   boost::system::error_code ignored;
   if (sockets.backend.is_open()) sockets.backend.close(ignored);  // not held through the linger
+  // Closing sends the FIN (or, with unread bytes, the reset that the lingering close exists to avoid).
   if (linger && sockets.client.is_open()) co_await linger_close(sockets.client, sockets.drain);
-  sockets.client.shutdown(tcp::socket::shutdown_send, ignored);
   sockets.client.close(ignored);
 }
 

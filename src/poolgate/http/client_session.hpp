@@ -32,6 +32,7 @@ struct DrainState {
 // (drain timeout, endpoint removal); `target` names the endpoint of the request in flight, null between requests.
 struct SessionSockets {
   boost::asio::ip::tcp::socket& client;
+  const boost::asio::ip::tcp::endpoint& peer;  // the client's address, for X-Forwarded-For
   boost::asio::ip::tcp::socket& backend;
   balance::BackendPtr& target;
   relay::RelayTotals& bytes;

@@ -38,14 +38,15 @@ class SlotRelease {
 // One client and its backend for as long as the relay runs. The worker keeps a pointer so it can close the pair
 // on drain or endpoint removal.
 struct Worker::Session {
-  explicit Session(tcp::socket c) : client(std::move(c)), backend(client.get_executor()) {}
+  Session(tcp::socket c, const tcp::endpoint& p) : client(std::move(c)), peer(p), backend(client.get_executor()) {}
   void close() {
     boost::system::error_code ignored;
     client.close(ignored);
     backend.close(ignored);
   }
-  http::SessionSockets http_sockets() { return {client, backend, target, bytes, drain}; }
+  http::SessionSockets http_sockets() { return {client, peer, backend, target, bytes, drain}; }
   tcp::socket client;
+  tcp::endpoint peer;  // the client's address, as accept returned it
   tcp::socket backend;
   balance::BackendPtr target;
   relay::RelayTotals bytes;    // moved so far, written by the relay
@@ -56,7 +57,8 @@ struct Worker::Session {
 // A client's connection: its --max-connections slot and its session. Owned by serve() until a TCP relay starts,
 // then by the relay's two directions, so that an idle relayed connection costs no coroutine frame of its own.
 struct Worker::Connection {
-  Connection(ConnectionLimit& limit, tcp::socket client) : slot(limit), session(std::move(client)) {}
+  Connection(ConnectionLimit& limit, tcp::socket client, const tcp::endpoint& peer)
+      : slot(limit), session(std::move(client), peer) {}
   SlotRelease slot;  // first, so it is destroyed last: the slot stays taken until the sockets are closed
   Session session;
 };
@@ -93,8 +95,8 @@ void Worker::stop() {
   context_.stop();
 }
 
-boost::asio::awaitable<void> Worker::serve(tcp::socket client) {
-  auto connection = std::make_shared<Connection>(limit_, std::move(client));
+boost::asio::awaitable<void> Worker::serve(tcp::socket client, tcp::endpoint peer) {
+  auto connection = std::make_shared<Connection>(limit_, std::move(client), peer);
   Session& session = connection->session;
   if (http_mode_) {
     co_await serve_http(session);

@@ -60,13 +60,15 @@ class Worker : private http::Upstream {
   using SessionList = std::list<Session*>;
 
   boost::asio::awaitable<void> accept_loop();
-  // With --max-connections: waits until a slot is free and a client is waiting, then accepts it into `client`
-  // holding the slot (released by serve()). Clients beyond the cap wait in the kernel's listen backlog.
-  boost::asio::awaitable<boost::system::error_code> accept_within_limit(boost::asio::ip::tcp::socket& client);
+  // Waits until a client is waiting (and, with --max-connections, a slot is free), then accepts it into `client`
+  // (holding the slot, released when its connection ends) and its address into `peer`. Clients beyond the cap
+  // wait in the kernel's listen backlog.
+  boost::asio::awaitable<boost::system::error_code> accept_next(boost::asio::ip::tcp::socket& client,
+                                                                boost::asio::ip::tcp::endpoint& peer);
   boost::asio::awaitable<void> wait_for_free_slot();
   // Any thread (a ConnectionLimit waker): makes a worker waiting for a slot look again.
   void wake_if_waiting_for_slot();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client, boost::asio::ip::tcp::endpoint peer);
   // Connects `backend` to the next endpoint in turn (a warm pooled socket, else a dial), failing over; null when
   // none could be reached. `checkout` (HTTP mode) records where the socket came from, for give_back().
   boost::asio::awaitable<balance::BackendPtr> connect_backend(boost::asio::ip::tcp::socket& backend,
@@ -113,6 +115,7 @@ class Worker : private http::Upstream {
   // Set while the accept loop waits for a free slot: read by the thread that frees one (see ConnectionLimit).
   std::atomic<bool> waiting_for_slot_{false};
   bool accepting_ = false;
+  unsigned accepted_in_batch_ = 0;  // clients accept_next() took since the loop last let other work run
   bool draining_ = false;
   admin::WorkerStats stats_;
   boost::asio::steady_timer bytes_timer_;

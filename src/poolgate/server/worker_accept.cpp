@@ -12,8 +12,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
-#include <tuple>
+#include <cstring>
 
 namespace poolgate::server {
 namespace {
@@ -25,16 +30,39 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // At the connection cap a worker is woken when a slot frees; this re-check only bounds the cost of a wake-up
 // that never comes (it cannot be lost by design, but a stuck listener would be the price if it were).
 constexpr auto kSlotRecheck = std::chrono::milliseconds(100);
+// Clients accepted in a row before the accept loop lets the worker's other work run.
+constexpr unsigned kAcceptBatch = 32;
+
+// accept4() rather than Asio's accept(): the socket comes out non-blocking (Asio would spend an ioctl(FIONBIO)
+// on its first asynchronous operation, the relay one on its first splice) and with the peer's address (which
+// Asio's socket would fetch with getpeername() when HTTP mode asks). Asio is told both facts.
+boost::system::error_code accept_now(tcp::acceptor& acceptor, tcp::socket& client, tcp::endpoint& peer) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  const int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&address), &length,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return {errno, boost::system::system_category()};
+  std::memcpy(peer.data(), &address, std::min<std::size_t>(length, peer.capacity()));
+  peer.resize(std::min<std::size_t>(length, peer.capacity()));
+  boost::system::error_code ec;
+  client.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return ec;
+  }
+  relay::mark_already_non_blocking(client);
+  relay::mark_never_duplicated(client);
+  return ec;
+}
 
 }  // namespace
 
 void Worker::start_accepting() {
   if (!acceptor_ || accepting_) return;
   accepting_ = true;
-  if (limit_.enabled()) {
-    boost::system::error_code ignored;
-    acceptor_->non_blocking(true, ignored);
-  }
+  // accept4() below must come back with EAGAIN once the backlog is empty, not block the worker.
+  boost::system::error_code ignored;
+  acceptor_->non_blocking(true, ignored);
   boost::asio::co_spawn(context_, accept_loop(), boost::asio::detached);
   schedule_sweep();
   schedule_bytes_publish();
@@ -50,12 +78,8 @@ boost::asio::awaitable<void> Worker::accept_loop() {
   std::uint64_t refused_in_episode = 0;
   while (accepting_) {
     tcp::socket client(context_);
-    boost::system::error_code ec;
-    if (limit_.enabled()) {
-      ec = co_await accept_within_limit(client);
-    } else {
-      std::tie(ec, client) = co_await acceptor_->async_accept(use_tuple);
-    }
+    tcp::endpoint peer;
+    const boost::system::error_code ec = co_await accept_next(client, peer);
     if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
     if (pool::is_local_resource_exhaustion(ec)) {
       ++stats_.accept_pauses_out_of_descriptors;
@@ -77,30 +101,38 @@ boost::asio::awaitable<void> Worker::accept_loop() {
       refused_in_episode = 0;
     }
     ++stats_.accepted;
-    relay::mark_never_duplicated(client);
-    boost::asio::co_spawn(context_, serve(std::move(client)), boost::asio::detached);
+    boost::asio::co_spawn(context_, serve(std::move(client), peer), boost::asio::detached);
   }
 }
 
-boost::asio::awaitable<boost::system::error_code> Worker::accept_within_limit(tcp::socket& client) {
+boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socket& client, tcp::endpoint& peer) {
   // Clients are accepted straight away while the backlog has some (one syscall each, no trip through the
-  // reactor); a readiness wait is armed only once accept() says the backlog is empty.
+  // reactor); a readiness wait is armed only once accept4() says the backlog is empty. A burst is taken a batch
+  // at a time so that the connections already open get their turn in between.
   bool backlog_empty = false;
   while (accepting_) {
     if (backlog_empty) {
       auto [ec] = co_await acceptor_->async_wait(tcp::acceptor::wait_read, use_tuple);
       if (ec) co_return ec;
       backlog_empty = false;
+      accepted_in_batch_ = 0;
       continue;
     }
-    if (!limit_.try_acquire()) {
+    if (accepted_in_batch_ >= kAcceptBatch) {
+      accepted_in_batch_ = 0;
+      co_await boost::asio::post(context_, boost::asio::use_awaitable);
+      continue;
+    }
+    if (limit_.enabled() && !limit_.try_acquire()) {
       co_await wait_for_free_slot();
       continue;
     }
-    boost::system::error_code ec;
-    acceptor_->accept(client, ec);  // non-blocking: the acceptor is switched to it in start_accepting()
-    if (!ec) co_return ec;          // the slot now belongs to this client
-    limit_.release();
+    const boost::system::error_code ec = accept_now(*acceptor_, client, peer);
+    if (!ec) {  // the slot, if any, now belongs to this client
+      ++accepted_in_batch_;
+      co_return ec;
+    }
+    if (limit_.enabled()) limit_.release();
     if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec;
     backlog_empty = true;
   }
