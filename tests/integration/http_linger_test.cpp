@@ -97,6 +97,21 @@ TEST_F(HttpLingerTest, ARequestPipelinedBehindAConnectionCloseAnswerDoesNotReset
   EXPECT_EQ(backend_.requests_served(), 1u) << "the request behind Connection: close reached the backend";
 }
 
+TEST_F(HttpLingerTest, AClientThatAskedToCloseAndSentNothingMoreIsClosedAtOnceWithoutLingering) {
+  HttpConnection client = connect_http();
+  ASSERT_TRUE(client.send_raw("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const auto response = client.read_response();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->result(), bhttp::status::ok);
+  const PeerEnd end = client.wait_for_end(kLingerTime + 3s);
+  ASSERT_EQ(end, PeerEnd::eof) << describe(end);
+  // The client broke its word (RFC 9112 9.6): poolgate's socket is already closed, not reading and discarding
+  // as a lingering close would, so the kernel answers these bytes with a reset.
+  ASSERT_TRUE(client.send_raw("GET /late HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_TRUE(client.reset_within(kLingerTime - 500ms)) << "poolgate still held the connection open after the close";
+  EXPECT_EQ(backend_.requests_served(), 1u);
+}
+
 TEST_F(HttpLingerTest, AClientThatKeepsSendingSlowlyAfterARefusalIsCutOffAtTheTimeBound) {
   HttpConnection client = connect_http();
   ASSERT_NO_FATAL_FAILURE(get_refused(client));

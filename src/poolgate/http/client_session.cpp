@@ -46,7 +46,7 @@ class ClientSession {
   ClientSession& operator=(const ClientSession&) = delete;
 
   // True when the session ends having written a final response (a refusal, or an answer after which the
-  // connection closes): the client may have sent more than was read, so the close must linger.
+  // connection closes) while the client may have sent more than was read: the close must linger.
   boost::asio::awaitable<bool> run();
 
  private:
@@ -82,7 +82,9 @@ class ClientSession {
   // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
   // stats may be gone already (TCP mode counts the same way).
   admin::LocalGauge* active_ = nullptr;  // the target's gauge while this session counts in it
-  bool answered_ = false;                // the current request got a whole final response (refusal included)
+  // The current request got a whole final response (refusal included) after which the client may still be
+  // sending: closing now could reset the connection before the client has read that response.
+  bool must_linger_ = false;
 };
 
 boost::asio::awaitable<bool> ClientSession::run() {
@@ -97,19 +99,19 @@ boost::asio::awaitable<bool> ClientSession::run() {
       case HeaderOutcome::malformed:
         ++refusals_.malformed;
         co_await refuse(bhttp::status::bad_request);
-        co_return answered_;
+        co_return must_linger_;
       case HeaderOutcome::too_large:
         ++refusals_.header_too_large;
         co_await refuse(bhttp::status::request_header_fields_too_large);
-        co_return answered_;
+        co_return must_linger_;
       case HeaderOutcome::timed_out:
         ++refusals_.timed_out;
         co_return false;
     }
-    answered_ = false;
+    must_linger_ = false;
     // Draining: the response said Connection: close (unless its header was made before the drain began);
     // either way nothing more is read from this client.
-    if (!co_await exchange(request) || s_.drain.requested) co_return answered_;
+    if (!co_await exchange(request) || s_.drain.requested) co_return must_linger_;
   }
 }
 
@@ -236,7 +238,11 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     // A refused CONNECT: its body (if any) was skipped, so the connection's framing is lost; close both.
     parsed.get().keep_alive(false);
   }
-  co_return co_await deliver_response(parsed, client_version, client_keep_alive && !is_connect, sent_whole);
+  const bool serve_more = co_await deliver_response(parsed, client_version, client_keep_alive && !is_connect, sent_whole);
+  // A client that asked for the close itself, whose request was read to its end with nothing after it, sends
+  // no more (RFC 9112 9.6): a plain close is safe and spares the lingering read.
+  if (!client_keep_alive && sent_whole && client_buffer_.size() == 0) must_linger_ = false;
+  co_return serve_more;
 }
 
 // Sends the request (header and body) on s_.backend and reads the final response's header into `response`;
@@ -313,7 +319,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
     drop_backend();
     co_return false;
   }
-  answered_ = true;
+  must_linger_ = true;
   // Reusable only if this exchange ended exactly at a message boundary on both sides of the backend connection.
   const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
   if (reusable) {
@@ -336,7 +342,7 @@ boost::asio::awaitable<void> ClientSession::refuse(bhttp::status status) {
   auto [ec, n] = co_await bhttp::async_write(s_.client, answer, use_tuple);
   s_.bytes.to_client += n;
   // The rest of the refused request may still be arriving: serve_client closes with linger_close.
-  answered_ = !ec;
+  must_linger_ = !ec;
 }
 
 void ClientSession::hold_target(const balance::BackendPtr& backend) {
