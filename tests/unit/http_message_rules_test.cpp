@@ -8,7 +8,7 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
-  bhttp::fields fields;
+  Fields fields;
   fields.insert(bhttp::field::connection, "keep-alive, X-Private");
   fields.insert(bhttp::field::connection, "x-other");
   fields.set("X-Private", "1");
@@ -31,7 +31,7 @@ TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
 }
 
 TEST(StripHopByHop, KeepsUpgradeAndAsksForItWhenTheProtocolSwitchIsForwarded) {
-  bhttp::fields fields;
+  Fields fields;
   fields.set(bhttp::field::connection, "Upgrade, X-Private");
   fields.set(bhttp::field::upgrade, "SPDY/3.1");
   fields.set("X-Private", "1");
@@ -42,7 +42,7 @@ TEST(StripHopByHop, KeepsUpgradeAndAsksForItWhenTheProtocolSwitchIsForwarded) {
 }
 
 TEST(Forwarding, ViaAndXForwardedForAppendToWhatEarlierHopsWrote) {
-  bhttp::fields fields;
+  Fields fields;
   append_via(fields, 11);
   append_forwarded_for(fields, "10.0.0.7");
   EXPECT_EQ(fields[bhttp::field::via], "1.1 poolgate");

@@ -9,7 +9,7 @@ namespace poolgate::http {
 
 namespace bhttp = boost::beast::http;
 
-void strip_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
   // Connection may come several times and name any field; collect first, since erasing invalidates the range.
   std::vector<std::string> named;
   for (auto it = fields.find(bhttp::field::connection); it != fields.end() && it->name() == bhttp::field::connection;
@@ -31,7 +31,7 @@ void strip_hop_by_hop(bhttp::fields& fields, bool keep_upgrade) {
   }
 }
 
-void append_via(bhttp::fields& fields, unsigned version) {
+void append_via(Fields& fields, unsigned version) {
   std::string hop = version >= 11 ? "1.1 " : "1.0 ";
   hop += kViaName;
   auto existing = fields.find(bhttp::field::via);
@@ -42,7 +42,7 @@ void append_via(bhttp::fields& fields, unsigned version) {
   }
 }
 
-void append_forwarded_for(bhttp::fields& fields, std::string_view client_address) {
+void append_forwarded_for(Fields& fields, std::string_view client_address) {
   auto existing = fields.find("X-Forwarded-For");
   if (existing == fields.end()) {
     fields.set("X-Forwarded-For", client_address);

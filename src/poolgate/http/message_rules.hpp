@@ -2,7 +2,7 @@
 // fields (RFC 9110 7.6.1) out, Via and X-Forwarded-For in, obsolete line folding refused, idempotency for retries.
 #pragma once
 
-#include <boost/beast/http/fields.hpp>
+#include "poolgate/http/fields.hpp"
 #include <boost/beast/http/verb.hpp>
 
 #include <string>
@@ -16,13 +16,13 @@ inline constexpr std::string_view kViaName = "poolgate";
 // Removes Connection, every field it names, and the fixed hop-by-hop fields (Keep-Alive, Proxy-Connection, TE,
 // Upgrade). With `keep_upgrade` the Upgrade field survives and Connection is set to "upgrade", so a protocol
 // switch can be asked of the next hop.
-void strip_hop_by_hop(boost::beast::http::fields& fields, bool keep_upgrade);
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade);
 
 // Appends this hop to Via ("1.1 poolgate"), keeping earlier hops; `version` is the sender's, 10 or 11.
-void append_via(boost::beast::http::fields& fields, unsigned version);
+void append_via(Fields& fields, unsigned version);
 
 // Appends `client_address` to X-Forwarded-For, keeping what earlier proxies wrote.
-void append_forwarded_for(boost::beast::http::fields& fields, std::string_view client_address);
+void append_forwarded_for(Fields& fields, std::string_view client_address);
 
 // Whether `header_bytes` (the start of a message, possibly incomplete) folds a field over two lines: a line
 // break followed by a space or tab before the blank line that ends the header. RFC 9112 5.2 lets a server

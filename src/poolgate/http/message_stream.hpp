@@ -2,6 +2,8 @@
 // parser and serializer: the framing (length or chunked) is re-created, never the body held whole.
 #pragma once
 
+#include "poolgate/http/fields.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -31,7 +33,7 @@ inline bool is_socket_error(const boost::system::error_code& ec) {
 }
 
 template <bool isRequest>
-using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
+using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
 
 // Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
 // through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
@@ -42,7 +44,7 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
                                             BodyChunk& chunk, std::uint64_t& written) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  bhttp::serializer<isRequest, bhttp::buffer_body> serializer{parser.get()};
+  bhttp::serializer<isRequest, bhttp::buffer_body, Fields> serializer{parser.get()};
   if (parser.is_done()) {
     // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0): the header alone. Going through
     // the body loop would end a header that says "chunked" with a last-chunk the peer must not receive.

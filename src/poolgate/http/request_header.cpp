@@ -25,7 +25,7 @@ bool has_knowable_length(const RequestParser& parser) {
   return parser.get().count(bhttp::field::transfer_encoding) == 0 || parser.chunked();
 }
 
-void prepare_for_backend(bhttp::request_header<>& header, bool keep_upgrade, std::string_view client_address) {
+void prepare_for_backend(bhttp::request_header<Fields>& header, bool keep_upgrade, std::string_view client_address) {
   strip_hop_by_hop(header, keep_upgrade);
   append_via(header, header.version());
   append_forwarded_for(header, client_address);

@@ -29,7 +29,7 @@ bool has_knowable_length(const RequestParser& parser);
 
 // Edits the header for the backend: hop-by-hop fields out (Upgrade kept when `keep_upgrade`), Via and
 // X-Forwarded-For in, HTTP/1.1 so the backend connection can be kept alive.
-void prepare_for_backend(boost::beast::http::request_header<>& header, bool keep_upgrade,
+void prepare_for_backend(boost::beast::http::request_header<Fields>& header, bool keep_upgrade,
                          std::string_view client_address);
 
 }  // namespace poolgate::http
