@@ -16,6 +16,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace poolgate::http {
@@ -32,8 +33,65 @@ inline bool is_socket_error(const boost::system::error_code& ec) {
          ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
 }
 
+namespace detail {
+// This thread's staging area (kStagingSize bytes): a write is gathered here and leaves in one send().
+inline constexpr std::size_t kStagingSize = 16 * 1024;
+char* staging_area();
+// Sends `size` bytes of the staging area now, without waiting; what the socket cannot take is copied into
+// coroutine-owned memory and written from there (the staging area is the next session's once we suspend).
+boost::asio::awaitable<boost::system::error_code> send_staged(boost::asio::ip::tcp::socket& to, std::size_t size,
+                                                              std::uint64_t& written);
+}  // namespace detail
+
 template <bool isRequest>
 using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
+template <bool isRequest>
+using StreamingSerializer = boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body, Fields>;
+
+// Writes what `serializer` has ready (its header only, when `header_only`). Beast presents a header as a few
+// small buffers per field; gathered into one, the message leaves in one plain send() that the kernel copies
+// at once instead of walking dozens of iovecs. Only what exceeds the staging area goes out the way Beast
+// writes it.
+template <bool isRequest>
+boost::asio::awaitable<boost::system::error_code> write_ready(boost::asio::ip::tcp::socket& to,
+                                                              StreamingSerializer<isRequest>& serializer,
+                                                              bool header_only, std::uint64_t& written) {
+  namespace bhttp = boost::beast::http;
+  constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+  if (header_only) serializer.split(true);
+  char* const staging = detail::staging_area();
+  std::size_t gathered = 0;
+  bool overflow = false;
+  boost::system::error_code ec;
+  while (!overflow && !(header_only ? serializer.is_header_done() : serializer.is_done())) {
+    serializer.next(ec, [&](boost::system::error_code& visit_ec, const auto& buffers) {
+      visit_ec = {};
+      const std::size_t size = boost::asio::buffer_size(buffers);
+      if (gathered + size > detail::kStagingSize) {
+        overflow = true;
+        return;
+      }
+      boost::asio::buffer_copy(boost::asio::buffer(staging + gathered, size), buffers);
+      gathered += size;
+      serializer.consume(size);
+    });
+    if (ec == bhttp::error::need_buffer) {  // buffer_body: the body bytes read so far are all taken
+      ec = {};
+      break;
+    }
+    if (ec) co_return ec;
+  }
+  if (gathered > 0) {
+    ec = co_await detail::send_staged(to, gathered, written);
+    if (ec) co_return ec;
+  }
+  if (!overflow) co_return ec;
+  auto [write_ec, n] = header_only ? co_await bhttp::async_write_header(to, serializer, use_tuple)
+                                   : co_await bhttp::async_write(to, serializer, use_tuple);
+  written += n;
+  if (write_ec == bhttp::error::need_buffer) write_ec = {};
+  co_return write_ec;
+}
 
 // Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
 // through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
@@ -44,13 +102,11 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
                                             BodyChunk& chunk, std::uint64_t& written) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  bhttp::serializer<isRequest, bhttp::buffer_body, Fields> serializer{parser.get()};
+  StreamingSerializer<isRequest> serializer{parser.get()};
   if (parser.is_done()) {
     // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0): the header alone. Going through
     // the body loop would end a header that says "chunked" with a last-chunk the peer must not receive.
-    auto [ec, n] = co_await bhttp::async_write_header(to, serializer, use_tuple);
-    written += n;
-    co_return ec ? Flow::destination_failed : Flow::done;
+    co_return co_await write_ready(to, serializer, true, written) ? Flow::destination_failed : Flow::done;
   }
   auto& body = parser.get().body();
   while (!serializer.is_done()) {
@@ -71,10 +127,7 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
       body.data = body.size > 0 ? chunk.data() : nullptr;
       body.more = !parser.is_done();
     }
-    auto [ec, n] = co_await bhttp::async_write(to, serializer, use_tuple);
-    written += n;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return Flow::destination_failed;
+    if (co_await write_ready(to, serializer, false, written)) co_return Flow::destination_failed;
   }
   co_return Flow::done;
 }
