@@ -1,5 +1,6 @@
 // stream_message against real loopback sockets: messages gathered into one send arrive whole and in order, also
-// when the destination stops reading and the sends come back partial.
+// when destinations stop reading and sends come back partial, with two streams sharing one thread (and so one
+// staging area) at the same time.
 #include "poolgate/http/message_stream.hpp"
 
 #include "loopback.hpp"
@@ -10,7 +11,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <array>
 #include <thread>
 
 namespace poolgate::http {
@@ -22,71 +23,104 @@ namespace bhttp = boost::beast::http;
 constexpr int kMessages = 100;
 constexpr std::size_t kBodySize = 10'000;  // header and body fit the staging area: gathered into one send
 
-std::string body_of(int index) { return std::string(kBodySize, static_cast<char>('a' + index % 26)); }
-
-std::string raw_response(int index) {
-  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBodySize) + "\r\nX-Seq: " + std::to_string(index) +
-         "\r\n\r\n" + body_of(index);
+// A body no other stream or message shares: a mix-up between the two streams shows as a wrong body.
+std::string body_of(int stream, int index) {
+  return std::string(kBodySize, static_cast<char>((stream == 0 ? 'a' : 'A') + index % 26));
 }
 
-TEST(StreamMessage, GatheredMessagesArriveWholeAndInOrderThroughADestinationThatStopsReading) {
-  asio::io_context io;
-  SocketPair source = connected_pair(io);       // a test thread writes into source.client; poolgate reads .server
-  SocketPair destination = connected_pair(io);  // poolgate writes into destination.client; the test reads .server
-  // A small send buffer, so that sends come back partial once the receiver's window is full. (Shrinking the
-  // receive buffer of an established connection would leave its window shut, with nothing to do with poolgate.)
-  destination.client.set_option(asio::socket_base::send_buffer_size(4096));
+std::string raw_response(int stream, int index) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBodySize) + "\r\nX-Seq: " + std::to_string(index) +
+         "\r\n\r\n" + body_of(stream, index);
+}
 
-  std::thread feeder([&] {
-    for (int i = 0; i < kMessages; ++i) asio::write(source.client, asio::buffer(raw_response(i)));
-  });
-  std::atomic<int> streamed{0};
-  bool failed = false;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        boost::beast::flat_buffer buffer;
-        BodyChunk chunk;
-        std::uint64_t written = 0;
-        for (int i = 0; i < kMessages; ++i) {
-          StreamingParser<false> parser;
-          auto [ec, n] = co_await bhttp::async_read_header(source.server, buffer, parser,
-                                                           asio::as_tuple(asio::use_awaitable));
-          if (ec || co_await stream_message(source.server, buffer, parser, destination.client, chunk, written) !=
-                        Flow::done) {
-            failed = true;
-            co_return;
-          }
-          ++streamed;
-        }
-      },
-      asio::detached);
-
-  // Nobody reads the destination yet: ~1 MB cannot fit its buffers, so the stream must stall part-way, with a
-  // send cut short.
-  EXPECT_FALSE(run_until(io, [&] { return streamed == kMessages || failed; }, 500ms));
-  EXPECT_LT(streamed.load(), kMessages);
-
-  std::vector<bhttp::response<bhttp::string_body>> received;
-  std::thread reader([&] {
-    boost::beast::flat_buffer buffer;
-    for (int i = 0; i < kMessages; ++i) {
-      bhttp::response<bhttp::string_body> response;
+// One stream: a test thread feeds raw responses into `source`, stream_message carries them to `destination`,
+// another test thread reads them there once told to.
+class Stream {
+ public:
+  Stream(asio::io_context& io, int id) : id_(id), source_(connected_pair(io)), destination_(connected_pair(io)) {
+    // A small send buffer, so that sends come back partial once the receiver's window is full. (Shrinking the
+    // receive buffer of an established connection would leave its window shut, which is no test of poolgate.)
+    destination_.client.set_option(asio::socket_base::send_buffer_size(4096));
+    feeder_ = std::thread([this] {
       boost::system::error_code ec;
-      bhttp::read(destination.server, buffer, response, ec);
-      if (ec) return;
-      received.push_back(std::move(response));
-    }
-  });
-  EXPECT_TRUE(run_until(io, [&] { return streamed == kMessages || failed; }));
-  feeder.join();
-  reader.join();
-  ASSERT_FALSE(failed);
-  ASSERT_EQ(received.size(), static_cast<std::size_t>(kMessages));
-  for (int i = 0; i < kMessages; ++i) {
-    EXPECT_EQ(received[i]["X-Seq"], std::to_string(i));
-    EXPECT_EQ(received[i].body(), body_of(i)) << "message " << i;
+      for (int i = 0; i < kMessages && !ec; ++i) asio::write(source_.client, asio::buffer(raw_response(id_, i)), ec);
+    });
+    asio::co_spawn(io, carry(), asio::detached);
   }
+  ~Stream() {
+    // Unblocks the test threads whatever state a failed test left them in.
+    boost::system::error_code ignored;
+    source_.client.shutdown(tcp::socket::shutdown_both, ignored);
+    destination_.server.shutdown(tcp::socket::shutdown_both, ignored);
+    if (feeder_.joinable()) feeder_.join();
+    if (reader_.joinable()) reader_.join();
+  }
+
+  void start_reading() {
+    reader_ = std::thread([this] {
+      boost::beast::flat_buffer buffer;
+      for (int i = 0; i < kMessages; ++i) {
+        bhttp::response<bhttp::string_body> response;
+        boost::system::error_code ec;
+        bhttp::read(destination_.server, buffer, response, ec);
+        if (ec) return;
+        received_.push_back(std::move(response));
+      }
+    });
+  }
+  bool finished() const { return streamed_ == kMessages || failed_; }
+  int streamed() const { return streamed_; }
+
+  void check_received() {
+    reader_.join();
+    ASSERT_FALSE(failed_) << "stream " << id_;
+    ASSERT_EQ(received_.size(), static_cast<std::size_t>(kMessages)) << "stream " << id_;
+    for (int i = 0; i < kMessages; ++i) {
+      EXPECT_EQ(received_[i]["X-Seq"], std::to_string(i)) << "stream " << id_;
+      EXPECT_EQ(received_[i].body(), body_of(id_, i)) << "stream " << id_ << ", message " << i;
+    }
+  }
+
+ private:
+  asio::awaitable<void> carry() {
+    boost::beast::flat_buffer buffer;
+    BodyChunk chunk;
+    std::uint64_t written = 0;
+    for (int i = 0; i < kMessages; ++i) {
+      StreamingParser<false> parser;
+      auto [ec, n] =
+          co_await bhttp::async_read_header(source_.server, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      if (ec ||
+          co_await stream_message(source_.server, buffer, parser, destination_.client, chunk, written) != Flow::done) {
+        failed_ = true;
+        co_return;
+      }
+      ++streamed_;
+    }
+  }
+
+  int id_;
+  SocketPair source_;
+  SocketPair destination_;
+  std::thread feeder_;
+  std::thread reader_;
+  int streamed_ = 0;  // written and read on the io_context's thread (the test's) only
+  bool failed_ = false;
+  std::vector<bhttp::response<bhttp::string_body>> received_;
+};
+
+TEST(StreamMessage, GatheredMessagesOfTwoStreamsArriveWholeAndInOrderThroughDestinationsThatStopReading) {
+  asio::io_context io;
+  std::array<std::unique_ptr<Stream>, 2> streams{std::make_unique<Stream>(io, 0), std::make_unique<Stream>(io, 1)};
+  const auto both_finished = [&] { return streams[0]->finished() && streams[1]->finished(); };
+  // Nobody reads the destinations yet: ~1 MB each cannot fit their buffers, so both streams stall part-way, each
+  // with a send cut short and its rest waiting while the other stream uses the thread's staging area.
+  EXPECT_FALSE(run_until(io, both_finished, 500ms));
+  EXPECT_LT(streams[0]->streamed(), kMessages);
+  EXPECT_LT(streams[1]->streamed(), kMessages);
+  for (auto& stream : streams) stream->start_reading();
+  ASSERT_TRUE(run_until(io, both_finished));
+  for (auto& stream : streams) stream->check_received();
 }
 
 }  // namespace

@@ -240,8 +240,9 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
   }
   const bool serve_more = co_await deliver_response(parsed, client_version, client_keep_alive && !is_connect, sent_whole);
   // A client that asked for the close itself, whose request was read to its end with nothing after it, sends
-  // no more (RFC 9112 9.6): a plain close is safe and spares the lingering read.
-  if (!client_keep_alive && sent_whole && client_buffer_.size() == 0) must_linger_ = false;
+  // no more (RFC 9112 9.6): a plain close is safe and spares the lingering read. Not a refused CONNECT: its
+  // client may already be sending tunnel bytes, whatever its HTTP version implies about keep-alive.
+  if (!client_keep_alive && !is_connect && sent_whole && client_buffer_.size() == 0) must_linger_ = false;
   co_return serve_more;
 }
 

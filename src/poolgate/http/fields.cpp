@@ -2,6 +2,16 @@
 
 #include <array>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// A recycled block is poisoned while it waits, so AddressSanitizer still reports a use after free of a field.
+#define POOLGATE_POISON(block, size) ASAN_POISON_MEMORY_REGION(block, size)
+#define POOLGATE_UNPOISON(block, size) ASAN_UNPOISON_MEMORY_REGION(block, size)
+#else
+#define POOLGATE_POISON(block, size) ((void)(block), (void)(size))
+#define POOLGATE_UNPOISON(block, size) ((void)(block), (void)(size))
+#endif
+
 namespace poolgate::http::detail {
 namespace {
 
@@ -31,6 +41,7 @@ class Recycler {
     FreeBlock*& head = free_[size_class];
     if (head == nullptr) return ::operator new(class_bytes(size_class));
     FreeBlock* block = head;
+    POOLGATE_UNPOISON(block, class_bytes(size_class));
     head = block->next;
     --kept_[size_class];
     return block;
@@ -45,6 +56,7 @@ class Recycler {
     block->next = free_[size_class];
     free_[size_class] = block;
     ++kept_[size_class];
+    POOLGATE_POISON(block, class_bytes(size_class));
   }
 
  private:
@@ -59,8 +71,10 @@ thread_local Recycler recycler;
 
 Recycler::~Recycler() {
   recycler_gone = true;
-  for (FreeBlock* head : free_) {
+  for (std::size_t size_class = 0; size_class < kClasses; ++size_class) {
+    FreeBlock* head = free_[size_class];
     while (head != nullptr) {
+      POOLGATE_UNPOISON(head, class_bytes(size_class));
       FreeBlock* next = head->next;
       ::operator delete(head);
       head = next;

@@ -128,10 +128,8 @@ boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socke
       continue;
     }
     const boost::system::error_code ec = accept_now(*acceptor_, client, peer);
-    if (!ec) {  // the slot, if any, now belongs to this client
-      ++accepted_in_batch_;
-      co_return ec;
-    }
+    ++accepted_in_batch_;  // failures count too: an error that repeats must not keep the worker to itself
+    if (!ec) co_return ec;  // the slot, if any, now belongs to this client
     if (limit_.enabled()) limit_.release();
     if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec;
     backlog_empty = true;
