@@ -30,6 +30,20 @@ TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
   EXPECT_EQ(fields["X-End-To-End"], "3");
 }
 
+TEST(StripHopByHop, FindsConnectionFieldsWhereverTheyArrivedAndSurvivesATokenNamingConnection) {
+  Fields fields;
+  fields.insert(bhttp::field::connection, "X-First");
+  fields.set(bhttp::field::host, "example");
+  fields.insert(bhttp::field::connection, "connection, X-Second");
+  fields.set("X-First", "1");
+  fields.set("X-Second", "2");
+  strip_hop_by_hop(fields, false);
+  EXPECT_EQ(fields.count("X-First"), 0u);
+  EXPECT_EQ(fields.count("X-Second"), 0u) << "the Connection field that arrived later was not read";
+  EXPECT_EQ(fields.count(bhttp::field::connection), 0u);
+  EXPECT_EQ(fields[bhttp::field::host], "example");
+}
+
 TEST(StripHopByHop, KeepsUpgradeAndAsksForItWhenTheProtocolSwitchIsForwarded) {
   Fields fields;
   fields.set(bhttp::field::connection, "Upgrade, X-Private");

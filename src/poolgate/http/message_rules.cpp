@@ -3,20 +3,25 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
-#include <vector>
+#include <boost/container/small_vector.hpp>
+
+#include <string_view>
 
 namespace poolgate::http {
 
 namespace bhttp = boost::beast::http;
 
 void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
-  // Connection may come several times and name any field; collect first, since erasing invalidates the range.
-  std::vector<std::string> named;
+  // Connection may come several times (Beast keeps same-named fields together) and name any field. The names are
+  // views into the Connection values, which stay in place until Connection itself is erased, last: a token naming
+  // Connection is left to that. Up to 8 names need no allocation.
+  boost::container::small_vector<std::string_view, 8> named;
   for (auto it = fields.find(bhttp::field::connection); it != fields.end() && it->name() == bhttp::field::connection;
        ++it) {
-    for (const auto& token : bhttp::token_list{it->value()}) named.emplace_back(token);
+    for (const auto& token : bhttp::token_list{it->value()}) named.emplace_back(token.data(), token.size());
   }
-  for (const std::string& name : named) {
+  for (const std::string_view name : named) {
+    if (boost::beast::iequals(name, "connection")) continue;
     if (keep_upgrade && boost::beast::iequals(name, "upgrade")) continue;
     fields.erase(name);
   }
