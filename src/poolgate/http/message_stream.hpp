@@ -3,6 +3,7 @@
 #pragma once
 
 #include "poolgate/http/fields.hpp"
+#include "poolgate/relay/relay.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,13 +35,10 @@ inline bool is_socket_error(const boost::system::error_code& ec) {
 }
 
 namespace detail {
-// This thread's staging area (kStagingSize bytes): a write is gathered here and leaves in one send().
+// This thread's staging area (kStagingSize bytes): a write is gathered here and leaves in one send(). It is the
+// next session's once a write waits, which relay::send_all allows for.
 inline constexpr std::size_t kStagingSize = 16 * 1024;
 char* staging_area();
-// Sends `size` bytes of the staging area now, without waiting; what the socket cannot take is copied into
-// coroutine-owned memory and written from there (the staging area is the next session's once we suspend).
-boost::asio::awaitable<boost::system::error_code> send_staged(boost::asio::ip::tcp::socket& to, std::size_t size,
-                                                              std::uint64_t& written);
 }  // namespace detail
 
 template <bool isRequest>
@@ -82,8 +80,9 @@ boost::asio::awaitable<boost::system::error_code> write_ready(boost::asio::ip::t
     if (ec) co_return ec;
   }
   if (gathered > 0) {
-    ec = co_await detail::send_staged(to, gathered, written);
-    if (ec) co_return ec;
+    if (const int failure = co_await relay::send_all(to, staging, gathered, written); failure != 0) {
+      co_return boost::system::error_code(failure, boost::system::system_category());
+    }
   }
   if (!overflow) co_return ec;
   auto [write_ec, n] = header_only ? co_await bhttp::async_write_header(to, serializer, use_tuple)

@@ -150,8 +150,8 @@ Received receive(int fd, char* buffer, std::size_t capacity) {
   return received;
 }
 
-// Sends `data` completely, waiting for the destination when its buffer is full. Returns 0, or the errno of the
-// failure (ECANCELED when the destination was closed under the relay).
+}  // namespace
+
 boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
   std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
   while (size > 0) {
@@ -173,6 +173,8 @@ boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::siz
   }
   co_return 0;
 }
+
+namespace {
 
 // Moves one direction until it ends. A connection holds a pipe only while a stream flows; before it waits for the
 // source, the (empty) pipe goes back to the thread's cache. Idle connections (watches, most of a node's) then
