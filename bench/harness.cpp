@@ -90,7 +90,7 @@ boost::system::error_code DirectConnections::open(tcp::socket& socket) {
   return result;
 }
 
-void DirectConnections::finish(tcp::socket& socket) {
+void DirectConnections::finish(tcp::socket& socket, bool /*turn_loop*/) {
   boost::system::error_code ignored;
   // Abortive close (RST): a FIN close leaves each of the suite's ~40k direct connections in TIME_WAIT for 60 s,
   // which exhausts the 28k ephemeral ports, so later direct benchmarks (and anything else on the machine
@@ -121,10 +121,7 @@ PooledConnections::~PooledConnections() {
 
 boost::system::error_code PooledConnections::open(tcp::socket& socket) {
   for (;;) {
-    if (auto warm = pool_->acquire(&checkout_)) {
-      socket = std::move(*warm);
-      return {};
-    }
+    if (pool_->acquire(socket, &checkout_)) return {};
     pool_->refill();
     if (!run_until(context_, [&] { return pool_->idle_count() > 0; }, kRefillWait)) {
       return boost::asio::error::timed_out;
@@ -132,9 +129,9 @@ boost::system::error_code PooledConnections::open(tcp::socket& socket) {
   }
 }
 
-void PooledConnections::finish(tcp::socket& socket) {
+void PooledConnections::finish(tcp::socket& socket, bool turn_loop) {
   pool_->release(std::move(socket), pool::Reuse::reusable, checkout_);
-  context_.poll();
+  if (turn_loop) context_.poll();
 }
 
 // ---- Client ----
@@ -156,11 +153,10 @@ bool Client<Connections>::fail(const char* what, const boost::system::error_code
 }
 
 template <class Connections>
-bool Client<Connections>::open_and_finish() {
-  tcp::socket socket(context_);
-  if (auto ec = connections_.open(socket)) return fail("open", ec);
-  if (!socket.is_open()) return fail("open returned a closed socket", {});
-  connections_.finish(socket);
+bool Client<Connections>::open_and_finish(bool turn_loop) {
+  if (auto ec = connections_.open(socket_)) return fail("open", ec);
+  if (!socket_.is_open()) return fail("open returned a closed socket", {});
+  connections_.finish(socket_, turn_loop);
   return true;
 }
 

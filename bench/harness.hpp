@@ -52,7 +52,7 @@ class DirectConnections {
  public:
   DirectConnections(boost::asio::io_context& context, const Target& target);
   boost::system::error_code open(tcp::socket& socket);
-  void finish(tcp::socket& socket);
+  void finish(tcp::socket& socket, bool turn_loop = true);  // the loop is not needed: a close posts no work
   std::uint64_t misses() const { return 0; }
 
  private:
@@ -70,9 +70,9 @@ class PooledConnections {
   PooledConnections& operator=(const PooledConnections&) = delete;
   // acquire(); on a miss (only before the pool warmed up: ops here are sequential), waits for the refill.
   boost::system::error_code open(tcp::socket& socket);
-  // release(reusable), then poll() the io_context: the pool's work (the cancelled idle watcher of the
-  // acquired socket) runs on the thread that owns the pool, as it does on a poolgate worker.
-  void finish(tcp::socket& socket);
+  // release(reusable), then, with turn_loop, poll() the io_context: the pool's work (the cancelled idle watcher
+  // of the acquired socket, the lazy watch timer) runs on the thread that owns the pool, as on a poolgate worker.
+  void finish(tcp::socket& socket, bool turn_loop = true);
   std::uint64_t misses() const { return pool_->counters().misses; }
 
  private:
@@ -91,8 +91,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Open a connection and finish it, moving no bytes. False on failure (see error()).
-  bool open_and_finish();
+  // Open a connection and finish it, moving no bytes; turn_loop: poll the io_context afterwards. False on
+  // failure (see error()).
+  bool open_and_finish(bool turn_loop = true);
   // Open, write a 64-byte request, read the echo and compare it, finish. False on failure or a wrong echo.
   bool echo_once();
 
@@ -105,6 +106,9 @@ class Client {
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   Connections connections_;
+  // open_and_finish()'s socket, made once as a worker's session makes its backend socket once per client:
+  // making one costs a lock (Asio's service registry), which is neither a dial's nor the pool's cost.
+  tcp::socket socket_{context_};
   std::array<char, 64> request_{};
   std::array<char, 64> reply_{};
   std::uint64_t sequence_ = 0;

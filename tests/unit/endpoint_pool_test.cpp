@@ -47,10 +47,23 @@ class EndpointPoolTest : public ::testing::Test {
         });
   }
 
+  // acquire() as an optional, which reads better in assertions.
+  std::optional<tcp::socket> take(EndpointPool& pool, Checkout* checkout = nullptr) {
+    tcp::socket socket(io_);
+    if (!pool.acquire(socket, checkout)) return std::nullopt;
+    return socket;
+  }
+
   bool run_until(auto condition, std::chrono::milliseconds timeout = unit::kPatience) {
     return unit::run_until(io_, std::move(condition), timeout);
   }
   void run_for(std::chrono::milliseconds duration) { unit::run_for(io_, duration); }
+  // Idle times are measured in ticks of a coarse clock: a connection that became idle in this tick has been
+  // idle for no time at all.
+  void wait_for_idle_clock_tick() {
+    const IdleClock::time_point start = IdleClock::now();
+    ASSERT_TRUE(run_until([&] { return IdleClock::now() > start; })) << "the idle clock never moved";
+  }
 
   // Refills `pool` and runs until it holds its warm target and the server has accepted every connection.
   [[nodiscard]] bool warm_up(EndpointPool& pool) {
@@ -111,8 +124,8 @@ TEST_F(EndpointPoolTest, MaximumZeroNeverDials) {
   auto pool = make_pool(settings_with_max(0));
   EXPECT_EQ(pool->warm_target(), 0u);
   pool->refill();
-  EXPECT_FALSE(pool->acquire().has_value());
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   EXPECT_EQ(pool->warm_target(), 0u);
   run_for(200ms);
   EXPECT_EQ(server_.accepted_count(), 0u);
@@ -155,7 +168,7 @@ TEST_F(EndpointPoolTest, TwoPoolsOfOneBackendShareItsBudget) {
   EXPECT_EQ(backend_->pooled.load(), 3);
 
   // A hit frees a slot that a refill takes again: still no more than 3 idle between them.
-  ASSERT_TRUE(first->acquire().has_value());
+  ASSERT_TRUE(take(*first).has_value());
   ASSERT_TRUE(run_until([&] { return first->idle_count() + second->idle_count() == 3; }));
   run_for(100ms);
   EXPECT_EQ(first->idle_count() + second->idle_count(), 3u);
@@ -172,7 +185,7 @@ TEST_F(EndpointPoolTest, HitReturnsAConnectedSocketAndStartsAReplacementDial) {
   auto pool = make_pool();
   ASSERT_TRUE(warm_up(*pool));
 
-  std::optional<tcp::socket> socket = pool->acquire();
+  std::optional<tcp::socket> socket = take(*pool);
   ASSERT_TRUE(socket.has_value());
   EXPECT_TRUE(socket->is_open());
   EXPECT_EQ(pool->counters().hits, 1u);
@@ -196,8 +209,8 @@ TEST_F(EndpointPoolTest, HitReturnsAConnectedSocketAndStartsAReplacementDial) {
 TEST_F(EndpointPoolTest, EveryHitIsADistinctConnection) {
   auto pool = make_pool();
   ASSERT_TRUE(warm_up(*pool));
-  std::optional<tcp::socket> first = pool->acquire();
-  std::optional<tcp::socket> second = pool->acquire();
+  std::optional<tcp::socket> first = take(*pool);
+  std::optional<tcp::socket> second = take(*pool);
   ASSERT_TRUE(first.has_value());
   ASSERT_TRUE(second.has_value());
   EXPECT_NE(unit::local_port(*first), unit::local_port(*second));
@@ -208,11 +221,11 @@ TEST_F(EndpointPoolTest, MissRaisesTheWarmTargetByOneUpToTheMaximum) {
   auto pool = make_pool(settings_with_max(4));
   ASSERT_EQ(pool->warm_target(), 2u);
 
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   EXPECT_EQ(pool->warm_target(), 3u);
-  EXPECT_FALSE(pool->acquire().has_value());  // the dials the first miss asked for wait for the loop to turn
+  EXPECT_FALSE(take(*pool).has_value());  // the dials the first miss asked for wait for the loop to turn
   EXPECT_EQ(pool->warm_target(), 4u);
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   EXPECT_EQ(pool->warm_target(), 4u);
   EXPECT_EQ(pool->counters().misses, 3u);
 
@@ -249,7 +262,7 @@ TEST_P(PooledConnectionClosedByPeer, IsEvictedWhileIdleAndNeverHandedOut) {
   // The pool refills with fresh connections; none of the dead ones may come back out.
   ASSERT_TRUE(run_until([&] { return pool->idle_count() == 2; }));
   for (int i = 0; i < 2; ++i) {
-    std::optional<tcp::socket> socket = pool->acquire();
+    std::optional<tcp::socket> socket = take(*pool);
     ASSERT_TRUE(socket.has_value());
     EXPECT_EQ(closed_ports.count(unit::local_port(*socket)), 0u) << "handed out a connection its peer closed";
     EXPECT_TRUE(is_alive(*socket));
@@ -264,7 +277,7 @@ TEST_P(PooledConnectionClosedByPeer, IsSkippedByAcquireBeforeTheWatcherNoticed) 
   end_every_server_side();
   ASSERT_NO_FATAL_FAILURE(settle_loopback());
   // io_ has not run since: only acquire's own check can catch the dead connections.
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   EXPECT_EQ(pool->counters().evicted_closed_by_peer, 2u);
   EXPECT_EQ(pool->counters().hits, 0u);
   EXPECT_EQ(pool->counters().misses, 1u);
@@ -298,7 +311,7 @@ TEST_F(EndpointPoolTest, ConnectionWithABannerIsHandedOutWithTheBannerReadable) 
   EXPECT_EQ(pool->idle_count(), 2u);
   EXPECT_EQ(pool->counters().evicted_closed_by_peer, 0u);
 
-  std::optional<tcp::socket> socket = pool->acquire();
+  std::optional<tcp::socket> socket = take(*pool);
   ASSERT_TRUE(socket.has_value());
   EXPECT_EQ(pool->counters().hits, 1u);
   EXPECT_EQ(unit::read_exactly(*socket, banner.size()), banner);
@@ -316,7 +329,7 @@ TEST_F(EndpointPoolTest, SweepEvictsABannerConnectionWhosePeerClosedLater) {
   pool->sweep();  // io_ has not run since the close: the sweep's own check must catch it
   EXPECT_EQ(pool->counters().evicted_closed_by_peer, 2u);
   EXPECT_EQ(pool->counters().evicted_idle, 0u);
-  while (std::optional<tcp::socket> socket = pool->acquire()) {
+  while (std::optional<tcp::socket> socket = take(*pool)) {
     EXPECT_EQ(closed_ports.count(unit::local_port(*socket)), 0u) << "handed out a connection its peer closed";
   }
 }
@@ -327,8 +340,9 @@ TEST_F(EndpointPoolTest, SweepExpiresIdleConnectionsAndLowersTheTargetNotBelowOn
   PoolSettings settings = settings_with_max(10);
   settings.max_idle = 1ns;
   auto pool = make_pool(settings);
-  EXPECT_FALSE(pool->acquire().has_value());  // a miss: target 3
+  EXPECT_FALSE(take(*pool).has_value());  // a miss: target 3
   ASSERT_TRUE(run_until([&] { return pool->idle_count() == 3 && server_.accepted_count() == 3; }));
+  wait_for_idle_clock_tick();
 
   pool->sweep();
   EXPECT_EQ(pool->counters().evicted_idle, 3u);
@@ -337,6 +351,7 @@ TEST_F(EndpointPoolTest, SweepExpiresIdleConnectionsAndLowersTheTargetNotBelowOn
 
   // The sweep refills to the lowered target; expiring that one too keeps the target at 1.
   ASSERT_TRUE(run_until([&] { return pool->idle_count() == 1; }));
+  wait_for_idle_clock_tick();
   pool->sweep();
   EXPECT_EQ(pool->counters().evicted_idle, 4u);
   EXPECT_EQ(pool->warm_target(), 1u);
@@ -360,7 +375,7 @@ TEST_F(EndpointPoolTest, SweepKeepsConnectionsYoungerThanMaxIdle) {
 TEST_F(EndpointPoolTest, ReleaseForDiscardClosesTheConnection) {
   auto pool = make_pool();
   ASSERT_TRUE(warm_up(*pool));
-  std::optional<tcp::socket> socket = pool->acquire();
+  std::optional<tcp::socket> socket = take(*pool);
   ASSERT_TRUE(socket.has_value());
   tcp::socket* server_side = await_server_side(*socket);
   ASSERT_NE(server_side, nullptr);
@@ -382,7 +397,7 @@ TEST_F(EndpointPoolTest, ReleaseForReuseKeepsALiveConnectionWhileTheBudgetHasRoo
   EXPECT_EQ(pool->idle_count(), 1u);
   EXPECT_EQ(backend_->pooled.load(), 1);
 
-  std::optional<tcp::socket> again = pool->acquire();
+  std::optional<tcp::socket> again = take(*pool);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(unit::local_port(*again), port);
 }
@@ -415,7 +430,7 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenAHitStartsNoDialAndTheReleasedConnec
   auto pool = make_pool(settings);
   ASSERT_TRUE(warm_up(*pool));
   Checkout checkout;
-  std::optional<tcp::socket> socket = pool->acquire(&checkout);
+  std::optional<tcp::socket> socket = take(*pool, &checkout);
   ASSERT_TRUE(socket.has_value());
   EXPECT_TRUE(checkout.from_pool);
   EXPECT_FALSE(checkout.used_before);
@@ -428,8 +443,8 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenAHitStartsNoDialAndTheReleasedConnec
   pool->release(std::move(*socket), Reuse::reusable, checkout);
   EXPECT_EQ(pool->idle_count(), 2u);
   EXPECT_EQ(backend_->pooled.load(), 2);
-  std::optional<tcp::socket> first = pool->acquire();
-  std::optional<tcp::socket> second = pool->acquire();
+  std::optional<tcp::socket> first = take(*pool);
+  std::optional<tcp::socket> second = take(*pool);
   ASSERT_TRUE(first.has_value() && second.has_value());
   EXPECT_EQ(unit::local_port(*second), port);  // oldest first: the returned one is last in line
 }
@@ -440,11 +455,11 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenTheCapCountsLentConnectionsAndAMissD
   auto pool = make_pool(settings);
   ASSERT_TRUE(warm_up(*pool));
   Checkout first_checkout, second_checkout;
-  std::optional<tcp::socket> first = pool->acquire(&first_checkout);
-  std::optional<tcp::socket> second = pool->acquire(&second_checkout);
+  std::optional<tcp::socket> first = take(*pool, &first_checkout);
+  std::optional<tcp::socket> second = take(*pool, &second_checkout);
   ASSERT_TRUE(first.has_value() && second.has_value());
 
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   run_for(50ms);
   EXPECT_EQ(server_.accepted_count(), 2u) << "a miss dialed although both slots are lent";
   EXPECT_EQ(pool->warm_target(), 2u);
@@ -461,7 +476,7 @@ TEST_F(EndpointPoolTest, WithoutReplaceTakenTheCapCountsLentConnectionsAndAMissD
   pool->release(std::move(*second), Reuse::reusable, second_checkout);
   EXPECT_EQ(backend_->pooled.load(), 1);
   Checkout again;
-  ASSERT_TRUE(pool->acquire(&again).has_value());
+  ASSERT_TRUE(take(*pool, &again).has_value());
   EXPECT_TRUE(again.used_before);
 }
 
@@ -474,7 +489,7 @@ TEST_F(EndpointPoolTest, KeepAliveSettingsHandOutTheNewestAndWatchAGivenBackConn
   pool->release(std::move(newer.client), Reuse::reusable);
 
   Checkout checkout;
-  std::optional<tcp::socket> taken = pool->acquire(&checkout);
+  std::optional<tcp::socket> taken = take(*pool, &checkout);
   ASSERT_TRUE(taken.has_value());
   EXPECT_EQ(unit::local_port(*taken), newer_port) << "the most recently returned connection comes first";
   pool->release(std::move(*taken), Reuse::reusable, checkout);
@@ -516,7 +531,7 @@ TEST_F(EndpointPoolTest, ShutdownForRemovedEndpointClosesEveryIdleConnectionAndC
 
   // A closed pool neither refills nor hands anything out.
   pool->refill();
-  EXPECT_FALSE(pool->acquire().has_value());
+  EXPECT_FALSE(take(*pool).has_value());
   run_for(100ms);
   EXPECT_EQ(server_.accepted_count(), 2u);
   EXPECT_EQ(pool->idle_count(), 0u);

@@ -31,7 +31,7 @@ class Upstream {
 
   // Takes the connection back (with the checkout it was leased under): into the pool when `reuse` allows and
   // there is room, else closed.
-  virtual void give_back(boost::asio::ip::tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
+  virtual void give_back(boost::asio::ip::tcp::socket&& socket, const balance::Backend& backend, pool::Reuse reuse,
                          pool::Checkout checkout) = 0;
 
   virtual admin::EndpointStats& stats_of(const balance::Backend& backend) = 0;

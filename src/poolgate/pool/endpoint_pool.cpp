@@ -20,8 +20,16 @@ constexpr auto kFirstRefillDelay = std::chrono::milliseconds(100);
 // then the request that meets the closed connection is retried (idempotent) or answered 502, as in haproxy and
 // nginx. A fresh connection (TCP mode) closed in the window is caught by the poll at hand-out.
 constexpr auto kLazyWatchDelay = std::chrono::milliseconds(200);
+// Records kept for reuse; a pool rarely holds more connections than this at once.
+constexpr std::size_t kMaxSpareRecords = 64;
 
 }  // namespace
+
+IdleClock::time_point IdleClock::now() noexcept {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return time_point(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
+}
 
 PoolSettings keep_alive_settings(PoolSettings base) {
   base.replace_taken = false;
@@ -34,10 +42,18 @@ PoolSettings keep_alive_settings(PoolSettings base) {
 }
 
 struct EndpointPool::IdleConnection {
-  explicit IdleConnection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
+  explicit IdleConnection(boost::asio::ip::tcp::socket&& s) : socket(std::move(s)) {}
+  // A spare record taking a new connection: as if constructed afresh.
+  void hold(boost::asio::ip::tcp::socket&& s) {
+    socket = std::move(s);
+    connected_at = idle_since = IdleClock::now();
+    in_pool = true;
+    used = false;
+    watching = false;
+  }
   boost::asio::ip::tcp::socket socket;
-  Clock::time_point connected_at = Clock::now();
-  Clock::time_point idle_since = connected_at;
+  IdleClock::time_point connected_at = IdleClock::now();
+  IdleClock::time_point idle_since = connected_at;
   bool in_pool = true;   // false once taken or evicted: a late watcher completion must then do nothing
   bool used = false;     // came back through release(): it has served requests before
   bool watching = false;
@@ -62,7 +78,7 @@ bool EndpointPool::usable_now(boost::asio::ip::tcp::socket& socket) const {
   return settings_.idle_bytes_are_garbage ? is_quiet(socket) : is_alive(socket);
 }
 
-std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* checkout) {
+bool EndpointPool::acquire(boost::asio::ip::tcp::socket& into, Checkout* checkout) {
   while (!idle_.empty()) {
     IdleConnectionPtr connection;
     if (settings_.newest_first) {
@@ -93,17 +109,19 @@ std::optional<boost::asio::ip::tcp::socket> EndpointPool::acquire(Checkout* chec
     } else {
       ++lent_;
     }
-    return std::move(connection->socket);
+    into = std::move(connection->socket);
+    recycle(std::move(connection));
+    return true;
   }
   ++counters_.misses;
   if (settings_.replace_taken) {
     if (target_ < settings_.max_per_endpoint) ++target_;
     refill_soon();
   }
-  return std::nullopt;
+  return false;
 }
 
-void EndpointPool::release(boost::asio::ip::tcp::socket socket, Reuse reuse, Checkout checkout) {
+void EndpointPool::release(boost::asio::ip::tcp::socket&& socket, Reuse reuse, Checkout checkout) {
   const bool holds_slot = checkout.from_pool && !settings_.replace_taken;
   if (holds_slot) --lent_;
   if (reuse == Reuse::reusable && !closed_ && (!settings_.poll_on_handout || usable_now(socket)) &&
@@ -180,15 +198,28 @@ void EndpointPool::dial_finished(boost::asio::ip::tcp::socket socket, const boos
   adopt(std::move(socket), false);
 }
 
-void EndpointPool::adopt(boost::asio::ip::tcp::socket socket, bool used) {
-  auto connection = std::make_shared<IdleConnection>(std::move(socket));
+void EndpointPool::recycle(IdleConnectionPtr&& connection) {
+  // A cancelled watcher's handler may still hold a copy and must find in_pool false when it runs.
+  if (connection.use_count() != 1 || spare_.size() >= kMaxSpareRecords) return;
+  spare_.push_back(std::move(connection));
+}
+
+void EndpointPool::adopt(boost::asio::ip::tcp::socket&& socket, bool used) {
+  IdleConnectionPtr connection;
+  if (spare_.empty()) {
+    connection = std::make_shared<IdleConnection>(std::move(socket));
+  } else {
+    connection = std::move(spare_.back());
+    spare_.pop_back();
+    connection->hold(std::move(socket));
+  }
   connection->used = used;
-  idle_.push_back(connection);
+  idle_.push_back(std::move(connection));
   counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
   if (used ? settings_.watch_lazily : settings_.watch_fresh_lazily) {
     schedule_lazy_watch();
   } else {
-    watch(connection);
+    watch(idle_.back());
   }
 }
 
@@ -207,7 +238,7 @@ void EndpointPool::schedule_lazy_watch() {
 }
 
 void EndpointPool::watch_the_settled() {
-  const auto settled_before = Clock::now() - kLazyWatchDelay / 2;
+  const auto settled_before = IdleClock::now() - kLazyWatchDelay / 2;
   bool unsettled = false;
   for (const IdleConnectionPtr& connection : idle_) {
     if (connection->watching) continue;
@@ -244,7 +275,7 @@ void EndpointPool::on_watch_event(const IdleConnectionPtr& connection) {
     // still check it before trusting it.
     return;
   }
-  const auto age = Clock::now() - connection->connected_at;
+  const auto age = IdleClock::now() - connection->connected_at;
   evict(connection, counters_.evicted_closed_by_peer);
   schedule_refill_after_early_close(age);
 }
@@ -288,7 +319,7 @@ void EndpointPool::evict(const IdleConnectionPtr& connection, admin::LocalCounte
 }
 
 void EndpointPool::sweep() {
-  const auto now = Clock::now();
+  const auto now = IdleClock::now();
   // Copy: evict() edits idle_.
   const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());
   for (const IdleConnectionPtr& connection : snapshot) {
@@ -305,6 +336,7 @@ void EndpointPool::sweep() {
 void EndpointPool::shutdown(bool endpoint_removed) {
   if (closed_) return;
   closed_ = true;
+  spare_.clear();
   refill_timer_.cancel();
   lazy_watch_timer_.cancel();
   const std::vector<IdleConnectionPtr> snapshot(idle_.begin(), idle_.end());

@@ -49,6 +49,19 @@ struct PoolSettings {
   bool newest_first = false;
 };
 
+// The clock of idle connections' timestamps. Milliseconds are plenty (idle limits are seconds, the lazy watch
+// 200 ms), and one is read for every connection given back: CLOCK_MONOTONIC_COARSE returns the last tick (a
+// few ns; it moves every 1-10 ms), where steady_clock reads the TSC (about 35 ns on this VM, a third of a warm
+// acquire + release).
+struct IdleClock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<IdleClock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept;
+};
+
 // The settings of HTTP mode's keep-alive pool, on top of `base`'s limits and timeouts.
 PoolSettings keep_alive_settings(PoolSettings base);
 
@@ -89,15 +102,16 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   EndpointPool(const EndpointPool&) = delete;
   EndpointPool& operator=(const EndpointPool&) = delete;
 
-  // A hit: a live socket (and, when replace_taken, a replacement dial starts once the event loop turns). A miss
-  // (nothing warm): nullopt, and with replace_taken the warm target grows by one so the next burst finds more.
-  // `checkout`, when given, is filled in for release().
-  std::optional<boost::asio::ip::tcp::socket> acquire(Checkout* checkout = nullptr);
+  // A hit: true, a live socket moved into `into` (and, when replace_taken, a replacement dial starts once the
+  // event loop turns). A miss (nothing warm): false, and with replace_taken the warm target grows by one so the
+  // next burst finds more. `checkout`, when given, is filled in for release(). (An out-parameter, not an
+  // optional: a socket move costs an executor copy, and this is the hot path.)
+  bool acquire(boost::asio::ip::tcp::socket& into, Checkout* checkout = nullptr);
 
   // Hands a connection back, with the Checkout acquire() gave (default: a socket the caller dialed itself).
   // Only Reuse::reusable connections (HTTP mode, response ended cleanly) may return to the idle set, while
   // the cross-thread budget has room; everything else is closed.
-  void release(boost::asio::ip::tcp::socket socket, Reuse reuse, Checkout checkout = {});
+  void release(boost::asio::ip::tcp::socket&& socket, Reuse reuse, Checkout checkout = {});
 
   // Starts dials until idle + dialing reaches the warm target (within the cross-thread budget).
   void refill();
@@ -119,7 +133,9 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   struct IdleConnection;
   using IdleConnectionPtr = std::shared_ptr<IdleConnection>;
 
-  void adopt(boost::asio::ip::tcp::socket socket, bool used);
+  void adopt(boost::asio::ip::tcp::socket&& socket, bool used);
+  // Keeps a record taken out of idle_ for the next adopt(), unless a watcher's handler still holds it.
+  void recycle(IdleConnectionPtr&& connection);
   bool usable_now(boost::asio::ip::tcp::socket& socket) const;
   void watch(const IdleConnectionPtr& connection);
   void schedule_lazy_watch();
@@ -143,6 +159,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   // Oldest first: servers that accept and serve one connection at a time (iperf3, many simple daemons) are
   // waiting on the connection they accepted first, so that is the one a client must get.
   std::deque<IdleConnectionPtr> idle_;
+  // Records no one else holds, so that a connection given back (HTTP mode, every request) costs no allocation.
+  std::vector<IdleConnectionPtr> spare_;
   unsigned target_;
   unsigned dialing_ = 0;
   unsigned lent_ = 0;  // HTTP mode: handed out, holding budget slots, not yet released

@@ -164,7 +164,7 @@ boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balan
   co_return false;
 }
 
-void Worker::give_back(tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
+void Worker::give_back(tcp::socket&& socket, const balance::Backend& backend, pool::Reuse reuse,
                        pool::Checkout checkout) {
   if (pool::EndpointPool* pool = pool_for(backend)) {
     pool->release(std::move(socket), reuse, checkout);
@@ -183,10 +183,7 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(tcp::socket&
     balance::BackendPtr target = set->find(candidate->key);
     admin::EndpointStats& stats = stats_.endpoint(candidate->key);
     if (pool::EndpointPool* pool = pool_for(*candidate)) {
-      if (auto warm = pool->acquire(checkout)) {
-        backend = std::move(*warm);
-        co_return target;
-      }
+      if (pool->acquire(backend, checkout)) co_return target;
     } else {
       ++stats.pool->misses;  // pooling off (or draining): every client dials, which the metrics call a miss
     }

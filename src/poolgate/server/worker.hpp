@@ -81,7 +81,7 @@ class Worker : private http::Upstream {
                                             const boost::asio::ip::tcp::socket& client) override;
   boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,
                                           const balance::BackendPtr& backend) override;
-  void give_back(boost::asio::ip::tcp::socket socket, const balance::Backend& backend, pool::Reuse reuse,
+  void give_back(boost::asio::ip::tcp::socket&& socket, const balance::Backend& backend, pool::Reuse reuse,
                  pool::Checkout checkout) override;
   admin::EndpointStats& stats_of(const balance::Backend& backend) override { return stats_.endpoint(backend.key); }
 
