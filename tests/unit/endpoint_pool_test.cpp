@@ -342,7 +342,7 @@ TEST_F(EndpointPoolTest, SweepExpiresIdleConnectionsAndLowersTheTargetNotBelowOn
   auto pool = make_pool(settings);
   EXPECT_FALSE(take(*pool).has_value());  // a miss: target 3
   ASSERT_TRUE(run_until([&] { return pool->idle_count() == 3 && server_.accepted_count() == 3; }));
-  wait_for_idle_clock_tick();
+  ASSERT_NO_FATAL_FAILURE(wait_for_idle_clock_tick());
 
   pool->sweep();
   EXPECT_EQ(pool->counters().evicted_idle, 3u);
@@ -351,7 +351,7 @@ TEST_F(EndpointPoolTest, SweepExpiresIdleConnectionsAndLowersTheTargetNotBelowOn
 
   // The sweep refills to the lowered target; expiring that one too keeps the target at 1.
   ASSERT_TRUE(run_until([&] { return pool->idle_count() == 1; }));
-  wait_for_idle_clock_tick();
+  ASSERT_NO_FATAL_FAILURE(wait_for_idle_clock_tick());
   pool->sweep();
   EXPECT_EQ(pool->counters().evicted_idle, 4u);
   EXPECT_EQ(pool->warm_target(), 1u);

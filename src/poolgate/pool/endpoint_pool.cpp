@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <ctime>
 
 namespace poolgate::pool {
 namespace {

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <deque>
 #include <vector>
 
@@ -159,7 +158,8 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   // Oldest first: servers that accept and serve one connection at a time (iperf3, many simple daemons) are
   // waiting on the connection they accepted first, so that is the one a client must get.
   std::deque<IdleConnectionPtr> idle_;
-  // Records no one else holds, so that a connection given back (HTTP mode, every request) costs no allocation.
+  // Records no one else holds, so that a connection given back (HTTP mode, every request) usually costs no
+  // allocation: a record whose watcher was armed is left to that watcher's handler and freed with it.
   std::vector<IdleConnectionPtr> spare_;
   unsigned target_;
   unsigned dialing_ = 0;

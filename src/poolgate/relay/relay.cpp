@@ -152,10 +152,9 @@ Received receive(int fd, char* buffer, std::size_t capacity) {
 
 }  // namespace
 
-boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
-  std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
+int send_now(tcp::socket& to, const char*& data, std::size_t& size, std::uint64_t& moved) {
   while (size > 0) {
-    ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t sent = ::send(to.native_handle(), data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent > 0) {
       data += sent;
       size -= static_cast<std::size_t>(sent);
@@ -163,7 +162,17 @@ boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::siz
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && errno != EAGAIN) co_return errno;
+    if (sent < 0 && errno == EAGAIN) return 0;
+    return sent < 0 ? errno : EIO;  // send() returning 0 for a non-empty buffer: no progress is possible
+  }
+  return 0;
+}
+
+boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
+  std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
+  while (size > 0) {
+    if (const int failure = send_now(to, data, size, moved); failure != 0) co_return failure;
+    if (size == 0) break;
     if (!held) {
       held = std::make_unique<char[]>(size);
       std::memcpy(held.get(), data, size);

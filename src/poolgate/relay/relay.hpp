@@ -19,6 +19,10 @@ struct RelayTotals {
   std::uint64_t to_client = 0;
 };
 
+// Sends what `to` takes now, without waiting: advances `data` and lowers `size` by what left, counted in `moved`.
+// Returns 0 (`size` is then what did not fit in the socket's buffer) or the errno of the failure.
+int send_now(boost::asio::ip::tcp::socket& to, const char*& data, std::size_t& size, std::uint64_t& moved);
+
 // Sends `size` bytes from `data` completely, waiting for the destination when its buffer is full; counts what
 // leaves in `moved`. Before its first wait it copies the unsent rest, so `data` may be a per-thread buffer that
 // others reuse meanwhile. Returns 0, or the errno of the failure (ECANCELED when `to` was closed under it).
