@@ -1,5 +1,5 @@
 // Streams one HTTP message from one socket to another through a bounded buffer, with Beast's buffer_body
-// parser and serializer: the framing (length or chunked) is re-created, never the body held whole.
+// parser: the header and the framing (length or chunked) are re-created, never the body held whole.
 #pragma once
 
 #include "poolgate/http/fields.hpp"
@@ -9,18 +9,20 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 namespace poolgate::http {
 
@@ -30,114 +32,164 @@ using BodyChunk = std::array<char, kBodyChunk>;
 // How streaming one message from one socket to another ended.
 enum class Flow { done, source_failed, source_malformed, destination_failed };
 
-inline bool is_socket_error(const boost::system::error_code& ec) {
-  namespace bhttp = boost::beast::http;
-  return ec.category() == boost::asio::error::get_system_category() || ec == boost::asio::error::eof ||
-         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
-}
-
 namespace detail {
-// This thread's staging area (kStagingSize bytes): a write is gathered here and leaves in one send(). It is the
-// next session's once a write waits, which relay::send_all allows for.
-inline constexpr std::size_t kStagingSize = 16 * 1024;
+// This thread's staging area (kStagingSize bytes): a message's bytes are gathered here and leave in one send().
+// It is the next session's once a send waits, which relay::send_all allows for by copying the rest first.
+inline constexpr std::size_t kStagingSize = 64 * 1024;
 char* staging_area();
+inline constexpr char kCrlf[] = "\r\n";
+
+// Bytes gathered in this thread's staging area for one send. Nothing may suspend between an append and the
+// send: while one session waits, another fills the area.
+class Gather {
+ public:
+  Gather() : area_(staging_area()) {}
+
+  // Copies `buffers`, from byte `skip` on, until the area is full; returns the bytes copied. Walks the sequence
+  // once: Beast's composite buffer iterators are costly enough to show in a request's profile.
+  template <class Buffers>
+  std::size_t append(const Buffers& buffers, std::size_t skip = 0) {
+    std::size_t copied = 0;
+    const auto end = boost::asio::buffer_sequence_end(buffers);
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && !full(); ++it) {
+      boost::asio::const_buffer piece = *it;
+      if (skip >= piece.size()) {
+        skip -= piece.size();
+        continue;
+      }
+      piece += skip;
+      skip = 0;
+      const std::size_t fits = std::min(piece.size(), kStagingSize - size_);
+      std::memcpy(area_ + size_, piece.data(), fits);
+      size_ += fits;
+      copied += fits;
+    }
+    return copied;
+  }
+  bool full() const { return size_ == kStagingSize; }
+
+  // Sends what was gathered as far as the socket takes it now. Returns 0 or the errno of the failure; what did
+  // not fit is then unsent() and must go with send_rest() before anything else is gathered.
+  int send_now(boost::asio::ip::tcp::socket& to, std::uint64_t& written) {
+    unsent_ = area_;
+    left_ = size_;
+    size_ = 0;
+    return relay::send_now(to, unsent_, left_, written);
+  }
+  bool unsent() const { return left_ > 0; }
+  // The waiting kind of send, a coroutine of its own: only for what send_now() left.
+  boost::asio::awaitable<int> send_rest(boost::asio::ip::tcp::socket& to, std::uint64_t& written) {
+    const std::size_t left = std::exchange(left_, 0);
+    return relay::send_all(to, unsent_, left, written);
+  }
+
+  // After append() filled the area having copied `copied` bytes of `buffers`: sends and appends the rest, as
+  // often as it takes. Returns 0 or the errno of a failed send.
+  template <class Buffers>
+  boost::asio::awaitable<int> spill(const Buffers& buffers, std::size_t copied, boost::asio::ip::tcp::socket& to,
+                                    std::uint64_t& written) {
+    while (full()) {
+      int failure = send_now(to, written);
+      if (failure == 0 && unsent()) failure = co_await send_rest(to, written);
+      if (failure != 0) co_return failure;
+      copied += append(buffers, copied);
+    }
+    co_return 0;
+  }
+
+ private:
+  char* area_;
+  std::size_t size_ = 0;
+  const char* unsent_ = nullptr;
+  std::size_t left_ = 0;
+};
+
+inline boost::beast::http::basic_fields<RecyclingAllocator<char>>::writer header_writer(
+    const boost::beast::http::request_header<Fields>& header) {
+  return {header, header.version(), header.method()};
+}
+inline boost::beast::http::basic_fields<RecyclingAllocator<char>>::writer header_writer(
+    const boost::beast::http::response_header<Fields>& header) {
+  return {header, header.version(), header.result_int()};
+}
 }  // namespace detail
 
 template <bool isRequest>
 using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
-template <bool isRequest>
-using StreamingSerializer = boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body, Fields>;
-
-// Writes what `serializer` has ready (its header only, when `header_only`). Beast presents a header as a few
-// small buffers per field; gathered into one, the message leaves in one plain send() that the kernel copies
-// at once instead of walking dozens of iovecs. The gathering walks Beast's buffer sequence once (its iterators
-// are costly: a measurable share of a request's CPU), copying until the staging area is full; only what does
-// not fit goes out the way Beast writes it.
-template <bool isRequest>
-boost::asio::awaitable<boost::system::error_code> write_ready(boost::asio::ip::tcp::socket& to,
-                                                              StreamingSerializer<isRequest>& serializer,
-                                                              bool header_only, std::uint64_t& written) {
-  namespace bhttp = boost::beast::http;
-  constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  if (header_only) serializer.split(true);
-  char* const staging = detail::staging_area();
-  std::size_t gathered = 0;
-  bool overflow = false;
-  boost::system::error_code ec;
-  while (!overflow && !(header_only ? serializer.is_header_done() : serializer.is_done())) {
-    serializer.next(ec, [&](boost::system::error_code& visit_ec, const auto& buffers) {
-      visit_ec = {};
-      std::size_t taken = 0;
-      const auto end = boost::asio::buffer_sequence_end(buffers);
-      for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end; ++it) {
-        const boost::asio::const_buffer piece = *it;
-        const std::size_t fits = std::min(piece.size(), detail::kStagingSize - gathered);
-        if (fits > 0) std::memcpy(staging + gathered, piece.data(), fits);
-        gathered += fits;
-        taken += fits;
-        if (fits < piece.size()) {
-          overflow = true;
-          break;
-        }
-      }
-      serializer.consume(taken);
-    });
-    if (ec == bhttp::error::need_buffer) {  // buffer_body: the body bytes read so far are all taken
-      ec = {};
-      break;
-    }
-    if (ec) co_return ec;
-  }
-  // Usually the socket takes it all at once, and no coroutine is needed for the waiting kind of send.
-  const char* unsent = staging;
-  int failure = relay::send_now(to, unsent, gathered, written);
-  if (failure == 0 && gathered > 0) failure = co_await relay::send_all(to, unsent, gathered, written);
-  if (failure != 0) co_return boost::system::error_code(failure, boost::system::system_category());
-  if (!overflow) co_return ec;
-  auto [write_ec, n] = header_only ? co_await bhttp::async_write_header(to, serializer, use_tuple)
-                                   : co_await bhttp::async_write(to, serializer, use_tuple);
-  written += n;
-  if (write_ec == bhttp::error::need_buffer) write_ec = {};
-  co_return write_ec;
-}
 
 // Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
-// through `chunk`, as it arrives: chunked stays chunked, a length stays a length. The header waits for the
-// first body bytes (usually already buffered), so a small message leaves in one write.
+// through `chunk` as it arrives: chunked stays chunked (unless the header was edited to drop it, for an
+// HTTP/1.0 client: the body then ends with the connection), a length stays a length. Beast's parser takes the
+// bytes and its fields writer renders the header; the framing of each body piece uses Beast's chunk helpers.
+// Bytes already buffered are parsed at once (Beast's async_read_some would take an extra loop turn for them),
+// so a small message whose body came with its header leaves in one send.
 template <bool isRequest>
 boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, boost::beast::flat_buffer& from_buffer,
                                             StreamingParser<isRequest>& parser, boost::asio::ip::tcp::socket& to,
                                             BodyChunk& chunk, std::uint64_t& written) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  StreamingSerializer<isRequest> serializer{parser.get()};
-  if (parser.is_done()) {
-    // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0): the header alone. Going through
-    // the body loop would end a header that says "chunked" with a last-chunk the peer must not receive.
-    co_return co_await write_ready(to, serializer, true, written) ? Flow::destination_failed : Flow::done;
-  }
-  auto& body = parser.get().body();
-  while (!serializer.is_done()) {
-    if (parser.is_done()) {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
-    } else {
-      body.data = chunk.data();
-      body.size = chunk.size();
-      // read_some, not read: a streamed response (a watch) must reach the client as it comes, not 32 KiB later.
-      auto [ec, n] = co_await bhttp::async_read_some(from, from_buffer, parser, use_tuple);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) co_return is_socket_error(ec) ? Flow::source_failed : Flow::source_malformed;
-      body.size = chunk.size() - body.size;
-      // No data must be null, not empty: an empty buffer is serialized as a chunk of size 0, which in chunked
-      // coding is the end of the body.
-      body.data = body.size > 0 ? chunk.data() : nullptr;
-      body.more = !parser.is_done();
+  constexpr std::size_t kReadSize = 16 * 1024;
+  auto& message = parser.get();
+  // What the header sent says, after the caller's edits. No body by the framing rules (HEAD's answer, 1xx, 204,
+  // 304, a length of 0) means the header alone, even when it says "chunked": no last-chunk must follow.
+  const bool chunked = message.chunked() && !parser.is_done();
+  detail::Gather gather;
+  {
+    const auto header = detail::header_writer(message);
+    const std::size_t copied = gather.append(header.get());
+    if (gather.full() && co_await gather.spill(header.get(), copied, to, written) != 0) {
+      co_return Flow::destination_failed;
     }
-    if (co_await write_ready(to, serializer, false, written)) co_return Flow::destination_failed;
   }
-  co_return Flow::done;
+  parser.eager(true);  // parse across chunk boundaries: one put() takes whatever is buffered
+  auto& body = message.body();
+  while (!parser.is_done()) {
+    body.data = chunk.data();
+    body.size = chunk.size();
+    boost::system::error_code ec = bhttp::error::need_more;
+    if (from_buffer.size() > 0) {
+      ec = {};
+      from_buffer.consume(parser.put(from_buffer.data(), ec));
+      if (ec == bhttp::error::need_buffer) ec = {};  // the chunk is full: send it, then parse on
+      if (ec && ec != bhttp::error::need_more) co_return Flow::source_malformed;
+    }
+    if (const std::size_t got = chunk.size() - body.size; got > 0) {
+      // Chunked: "<size in hex>\r\n<data>\r\n" (Beast's chunk_header would allocate for its few bytes).
+      std::array<char, 2 * sizeof(std::size_t) + 2> size_line{};
+      char* line_end = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, got, 16).ptr;
+      *line_end++ = '\r';
+      *line_end++ = '\n';
+      const std::array<boost::asio::const_buffer, 3> piece{
+          boost::asio::const_buffer(size_line.data(), chunked ? static_cast<std::size_t>(line_end - size_line.data()) : 0),
+          boost::asio::const_buffer(chunk.data(), got), boost::asio::buffer(detail::kCrlf, chunked ? 2 : 0)};
+      const std::size_t copied = gather.append(piece);
+      if (gather.full() && co_await gather.spill(piece, copied, to, written) != 0) co_return Flow::destination_failed;
+    }
+    if (ec != bhttp::error::need_more) continue;
+    // Nothing left to parse: what is gathered leaves now, before this session waits for its source.
+    int failure = gather.send_now(to, written);
+    if (failure == 0 && gather.unsent()) failure = co_await gather.send_rest(to, written);
+    if (failure != 0) co_return Flow::destination_failed;
+    auto [read_ec, n] = co_await from.async_read_some(from_buffer.prepare(kReadSize), use_tuple);
+    from_buffer.commit(n);
+    if (read_ec == boost::asio::error::eof && parser.got_some()) {
+      parser.put_eof(read_ec);  // a body delimited by the close ends here; any other was cut short
+      if (read_ec) co_return Flow::source_failed;
+    } else if (read_ec) {
+      co_return Flow::source_failed;
+    }
+  }
+  if (chunked) {
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";  // no trailer fields
+    const std::size_t copied = gather.append(boost::asio::buffer(kLastChunk));
+    if (gather.full() && co_await gather.spill(boost::asio::buffer(kLastChunk), copied, to, written) != 0) {
+      co_return Flow::destination_failed;
+    }
+  }
+  int failure = gather.send_now(to, written);
+  if (failure == 0 && gather.unsent()) failure = co_await gather.send_rest(to, written);
+  co_return failure != 0 ? Flow::destination_failed : Flow::done;
 }
 
 }  // namespace poolgate::http

@@ -273,7 +273,12 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
     }
     if (!streaming) {
       streaming = got == kScratch;
-      if (const int failure = co_await send_all(to, scratch, got, moved); failure != 0) {
+      // The waiting kind of send is a coroutine of its own; most messages fit in the socket's buffer at once.
+      const char* unsent = scratch;
+      std::size_t left = got;
+      int failure = send_now(to, unsent, left, moved);
+      if (failure == 0 && left > 0) failure = co_await send_all(to, unsent, left, moved);
+      if (failure != 0) {
         if (failure == ECONNRESET) state.note_reset_seen_by_send(to);
         ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;
         break;
