@@ -15,6 +15,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <array>
+#include <charconv>
 #include <optional>
 
 namespace poolgate::http {
@@ -28,6 +30,20 @@ constexpr std::size_t kReadSize = 16 * 1024;
 
 using ResponseParser = StreamingParser<false>;
 
+// The client's address as X-Forwarded-For gives it. IPv4 is written with to_chars: Asio's to_string goes
+// through inet_ntop, whose sprintf is a measurable share of a one-request connection's CPU.
+std::string forwarded_for_text(const boost::asio::ip::address& address) {
+  if (!address.is_v4()) return address.to_string();
+  const boost::asio::ip::address_v4::bytes_type octets = address.to_v4().to_bytes();
+  std::array<char, 16> text{};  // "255.255.255.255"
+  char* end = text.data();
+  for (std::size_t i = 0; i < octets.size(); ++i) {
+    if (i > 0) *end++ = '.';
+    end = std::to_chars(end, text.data() + text.size(), octets[i]).ptr;
+  }
+  return std::string(text.data(), end);
+}
+
 class ClientSession {
  public:
   ClientSession(SessionSockets sockets, Upstream& upstream, const SessionSettings& settings, relay::PipePool& pipes,
@@ -38,7 +54,7 @@ class ClientSession {
         pipes_(pipes),
         refusals_(refusals),
         deadline_(std::make_shared<Deadline>(sockets.client)),
-        client_address_(sockets.peer.address().to_string()) {}
+        client_address_(forwarded_for_text(sockets.peer.address())) {}
   ~ClientSession() {
     deadline_->watched = nullptr;
     disarm(*deadline_);
