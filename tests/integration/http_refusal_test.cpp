@@ -35,6 +35,12 @@ TEST_F(HttpRefusalTest, ABadChunkSizeGets400) {
   EXPECT_EQ(backend_.requests_served(), 0u) << "a request with a broken body was answered by the backend";
 }
 
+TEST_F(HttpRefusalTest, AChunkSizeLineThatNeverEndsGets400InsteadOfFillingMemory) {
+  EXPECT_EQ(status_of_raw_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" +
+                                  std::string(100 * 1024, 'a')),
+            400u);
+}
+
 TEST_F(HttpRefusalTest, AHeaderSectionOver64KiBGets431) {
   const std::string big = "GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
   EXPECT_EQ(status_of_raw_request(big), 431u);

@@ -30,6 +30,21 @@ TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
   EXPECT_EQ(fields["X-End-To-End"], "3");
 }
 
+TEST(StripHopByHop, KeepsTheFieldsThatFrameTheMessageEvenWhenConnectionNamesThem) {
+  Fields fields;
+  fields.set(bhttp::field::connection, "content-length, Transfer-Encoding, host, X-Private");
+  fields.set(bhttp::field::content_length, "5");
+  fields.set(bhttp::field::transfer_encoding, "chunked");
+  fields.set(bhttp::field::host, "example");
+  fields.set("X-Private", "1");
+  strip_hop_by_hop(fields, false);
+  // Without them the body would go out unframed and the next hop could read part of it as another request.
+  EXPECT_EQ(fields[bhttp::field::content_length], "5");
+  EXPECT_EQ(fields[bhttp::field::transfer_encoding], "chunked");
+  EXPECT_EQ(fields[bhttp::field::host], "example");
+  EXPECT_EQ(fields.count("X-Private"), 0u);
+}
+
 TEST(StripHopByHop, FindsConnectionFieldsWhereverTheyArrivedAndSurvivesATokenNamingConnection) {
   Fields fields;
   fields.insert(bhttp::field::connection, "X-First");

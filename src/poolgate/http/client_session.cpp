@@ -316,9 +316,10 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   auto& message = response.get();
   const bool backend_keep_alive = response.keep_alive();
   bool close_client = !client_keep_alive || response.need_eof() || s_.drain.requested;
-  if (client_version < 11 && response.chunked()) {
-    // An HTTP/1.0 client does not know chunked coding: send the body as it is and mark its end by closing.
-    message.chunked(false);
+  const bool unchunk = client_version < 11 && response.chunked();
+  if (unchunk) {
+    // An HTTP/1.0 client knows no transfer coding at all: send the body as it is and mark its end by closing.
+    message.erase(bhttp::field::transfer_encoding);
     close_client = true;
   }
   strip_hop_by_hop(message, false);
@@ -329,7 +330,8 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
     message.set(bhttp::field::connection, "keep-alive");
   }
   std::uint64_t written = 0;
-  const Flow flow = co_await stream_message(s_.backend, backend_buffer_, response, s_.client, chunk_, written);
+  const Flow flow =
+      co_await stream_message(s_.backend, backend_buffer_, response, s_.client, chunk_, written, unchunk);
   s_.bytes.to_client += written;
   if (flow != Flow::done) {
     // The backend broke off or sent garbage after the header (too late for a 502), or the client left.

@@ -23,6 +23,13 @@ void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
   for (const std::string_view name : named) {
     if (boost::beast::iequals(name, "connection")) continue;
     if (keep_upgrade && boost::beast::iequals(name, "upgrade")) continue;
+    // A token naming a field that frames the message is ignored: without its Content-Length or Transfer-Encoding
+    // the body would go out unframed, and the next hop could read the rest of it as another request. (Nor is a
+    // request sent on without its Host.)
+    if (boost::beast::iequals(name, "content-length") || boost::beast::iequals(name, "transfer-encoding") ||
+        boost::beast::iequals(name, "host")) {
+      continue;
+    }
     fields.erase(name);
   }
   fields.erase(bhttp::field::connection);

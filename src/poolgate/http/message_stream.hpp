@@ -9,9 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -27,6 +25,8 @@
 namespace poolgate::http {
 
 inline constexpr std::size_t kBodyChunk = 32 * 1024;  // the most body bytes held per session at any moment
+// The most a body's framing (a chunk-size line with its extensions, the trailer section) may leave unparsed.
+inline constexpr std::size_t kUnparsedLimit = 64 * 1024;
 using BodyChunk = std::array<char, kBodyChunk>;
 
 // How streaming one message from one socket to another ended.
@@ -77,10 +77,11 @@ class Gather {
     return relay::send_now(to, unsent_, left_, written);
   }
   bool unsent() const { return left_ > 0; }
-  // The waiting kind of send, a coroutine of its own: only for what send_now() left.
+  // The waiting kind of send, a coroutine of its own: only for what send_now() left. To be co_awaited at once:
+  // send_all copies the unsent bytes out of the shared area before its first wait, not before it starts.
   boost::asio::awaitable<int> send_rest(boost::asio::ip::tcp::socket& to, std::uint64_t& written) {
     const std::size_t left = std::exchange(left_, 0);
-    return relay::send_all(to, unsent_, left, written);
+    return relay::send_all(to, unsent_, left, written, true);
   }
 
   // After append() filled the area having copied `copied` bytes of `buffers`: sends and appends the rest, as
@@ -118,22 +119,23 @@ template <bool isRequest>
 using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
 
 // Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
-// through `chunk` as it arrives: chunked stays chunked (unless the header was edited to drop it, for an
-// HTTP/1.0 client: the body then ends with the connection), a length stays a length. Beast's parser takes the
-// bytes and its fields writer renders the header; the framing of each body piece uses Beast's chunk helpers.
-// Bytes already buffered are parsed at once (Beast's async_read_some would take an extra loop turn for them),
-// so a small message whose body came with its header leaves in one send.
+// through `chunk` as it arrives, framed as the parser read it: chunked stays chunked, a length stays a length.
+// (The framing comes from the parser, not from the header's fields: a Transfer-Encoding split over two fields
+// reads as chunked to the parser and to the next hop alike.) `unchunk`: the body goes out as it is, ended by the
+// close, for an HTTP/1.0 client whose header was edited to match. Beast's parser takes the bytes and its fields
+// writer renders the header. Bytes already buffered are parsed at once (Beast's async_read_some would take an
+// extra loop turn for them), so a small message whose body came with its header leaves in one send.
 template <bool isRequest>
 boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, boost::beast::flat_buffer& from_buffer,
                                             StreamingParser<isRequest>& parser, boost::asio::ip::tcp::socket& to,
-                                            BodyChunk& chunk, std::uint64_t& written) {
+                                            BodyChunk& chunk, std::uint64_t& written, bool unchunk = false) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   constexpr std::size_t kReadSize = 16 * 1024;
   auto& message = parser.get();
-  // What the header sent says, after the caller's edits. No body by the framing rules (HEAD's answer, 1xx, 204,
-  // 304, a length of 0) means the header alone, even when it says "chunked": no last-chunk must follow.
-  const bool chunked = message.chunked() && !parser.is_done();
+  // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0) means the header alone, even when
+  // it says "chunked": no last-chunk must follow.
+  const bool chunked = parser.chunked() && !unchunk && !parser.is_done();
   detail::Gather gather;
   {
     const auto header = detail::header_writer(message);
@@ -153,6 +155,8 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
       from_buffer.consume(parser.put(from_buffer.data(), ec));
       if (ec == bhttp::error::need_buffer) ec = {};  // the chunk is full: send it, then parse on
       if (ec && ec != bhttp::error::need_more) co_return Flow::source_malformed;
+      // A chunk-size line or trailer section that never ends must not grow the buffer without bound.
+      if (ec == bhttp::error::need_more && from_buffer.size() >= kUnparsedLimit) co_return Flow::source_malformed;
     }
     if (const std::size_t got = chunk.size() - body.size; got > 0) {
       // Chunked: "<size in hex>\r\n<data>\r\n" (Beast's chunk_header would allocate for its few bytes).

@@ -1,5 +1,7 @@
 #include "poolgate/http/request_header.hpp"
 
+#include <string>
+
 #include "poolgate/http/message_rules.hpp"
 
 namespace poolgate::http {
@@ -27,6 +29,17 @@ bool has_knowable_length(const RequestParser& parser) {
 
 void prepare_for_backend(bhttp::request_header<Fields>& header, bool keep_upgrade, std::string_view client_address) {
   strip_hop_by_hop(header, keep_upgrade);
+  if (header.count(bhttp::field::transfer_encoding) > 1) {
+    // One field, as RFC 9110 5.3 allows: a backend that reads only the first of several could take the body
+    // for something other than the chunked stream poolgate sends, and the rest of it for another request.
+    std::string codings;
+    for (auto it = header.find(bhttp::field::transfer_encoding);
+         it != header.end() && it->name() == bhttp::field::transfer_encoding; ++it) {
+      if (!codings.empty()) codings += ", ";
+      codings += it->value();
+    }
+    header.set(bhttp::field::transfer_encoding, codings);
+  }
   append_via(header, header.version());
   append_forwarded_for(header, client_address);
   header.version(11);

@@ -25,9 +25,10 @@ int send_now(boost::asio::ip::tcp::socket& to, const char*& data, std::size_t& s
 
 // Sends `size` bytes from `data` completely, waiting for the destination when its buffer is full; counts what
 // leaves in `moved`. Before its first wait it copies the unsent rest, so `data` may be a per-thread buffer that
-// others reuse meanwhile. Returns 0, or the errno of the failure (ECANCELED when `to` was closed under it).
+// others reuse meanwhile. `known_full`: send_now() just left these bytes, so wait before trying again.
+// Returns 0, or the errno of the failure (ECANCELED when `to` was closed under it).
 boost::asio::awaitable<int> send_all(boost::asio::ip::tcp::socket& to, const char* data, std::size_t size,
-                                     std::uint64_t& moved);
+                                     std::uint64_t& moved, bool known_full = false);
 
 // Either socket may be blocking at the OS level: the relay makes both non-blocking when a stream starts.
 // Returns when both directions have ended or either side was reset or closed from outside (closing either
