@@ -94,24 +94,13 @@ TEST_F(HttpModeTest, PostBodiesArriveWholeWithContentLengthAndWithChunkedCoding)
   EXPECT_EQ(hand_chunked->body(), "hello world");
 }
 
-// Two ways a request's framing could differ between poolgate and its backend, each a way to smuggle a second
-// request inside a body. The backend's echo must be exactly the body, and the connection must stay in step.
-TEST_F(HttpModeTest, ABodyIsFramedForTheBackendAsPoolgateReadItWhateverTheFieldsLookLike) {
+// A Connection token naming Content-Length must not strip the length: the body would reach the backend unframed,
+// and a request inside it would be served as a second one (smuggled past poolgate).
+TEST_F(HttpModeTest, ABodyKeepsItsLengthWhenConnectionNamesContentLength) {
   HttpBackend backend;
   start_http_proxy(backend.address());
   HttpConnection client = connect_http();
-  const std::string smuggled = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
-
-  // Transfer-Encoding split over two fields: chunked for poolgate's parser (the last coding is chunked).
-  ASSERT_TRUE(client.send_raw("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n"
-                              "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
-  const auto split = client.read_response();
-  ASSERT_TRUE(split.has_value());
-  EXPECT_EQ(split->result(), bhttp::status::ok);
-  EXPECT_EQ(split->body(), "hello");
-
-  // Connection naming Content-Length: the length stays, or the body would reach the backend unframed.
-  const std::string body = smuggled;
+  const std::string body = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
   ASSERT_TRUE(client.send_raw("POST /echo HTTP/1.1\r\nHost: t\r\nConnection: content-length\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body));
   const auto named = client.read_response();
@@ -121,7 +110,7 @@ TEST_F(HttpModeTest, ABodyIsFramedForTheBackendAsPoolgateReadItWhateverTheFields
   const auto next = client.exchange(make_get("/headers"));
   ASSERT_TRUE(next.has_value()) << "the connection fell out of step";
   EXPECT_EQ(next->result(), bhttp::status::ok);
-  EXPECT_EQ(backend.requests_served(), 3u) << "the backend saw a request nobody sent";
+  EXPECT_EQ(backend.requests_served(), 2u) << "the backend saw a request nobody sent";
 }
 
 TEST_F(HttpModeTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -20,6 +20,9 @@ TEST_F(HttpRefusalTest, MalformedOrAmbiguousRequestsGet400AndNeverReachTheBacken
        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"},
       {"obsolete line folding", "GET /hello HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n\r\n"},
       {"a Transfer-Encoding that is not chunked", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"},
+      {"Transfer-Encoding in two fields (parsers read them differently)",
+       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "5\r\nhello\r\n0\r\n\r\n"},
   };
   for (const auto& [what, raw] : cases) {
     EXPECT_EQ(status_of_raw_request(raw), 400u) << what;

@@ -1,7 +1,5 @@
 #include "poolgate/http/request_header.hpp"
 
-#include <string>
-
 #include "poolgate/http/message_rules.hpp"
 
 namespace poolgate::http {
@@ -24,22 +22,15 @@ HeaderStep feed_request_header(std::string_view received, RequestParser& parser,
 }
 
 bool has_knowable_length(const RequestParser& parser) {
-  return parser.get().count(bhttp::field::transfer_encoding) == 0 || parser.chunked();
+  // One Transfer-Encoding field at most: parsers differ in how they read several (Beast judges each field on its
+  // own, others join them first), and a backend reading the body's framing differently from poolgate could take
+  // the rest of the body for another request. nginx refuses them too.
+  const std::size_t codings = parser.get().count(bhttp::field::transfer_encoding);
+  return codings == 0 || (codings == 1 && parser.chunked());
 }
 
 void prepare_for_backend(bhttp::request_header<Fields>& header, bool keep_upgrade, std::string_view client_address) {
   strip_hop_by_hop(header, keep_upgrade);
-  if (header.count(bhttp::field::transfer_encoding) > 1) {
-    // One field, as RFC 9110 5.3 allows: a backend that reads only the first of several could take the body
-    // for something other than the chunked stream poolgate sends, and the rest of it for another request.
-    std::string codings;
-    for (auto it = header.find(bhttp::field::transfer_encoding);
-         it != header.end() && it->name() == bhttp::field::transfer_encoding; ++it) {
-      if (!codings.empty()) codings += ", ";
-      codings += it->value();
-    }
-    header.set(bhttp::field::transfer_encoding, codings);
-  }
   append_via(header, header.version());
   append_forwarded_for(header, client_address);
   header.version(11);

@@ -24,7 +24,8 @@ enum class HeaderStep { need_more, ready, malformed, too_large };
 // Obsolete line folding is refused here, on the raw bytes, because Beast's parser would quietly unfold it.
 HeaderStep feed_request_header(std::string_view received, RequestParser& parser, std::size_t& consumed);
 
-// After the header: whether the body's length can be known (a Transfer-Encoding must end in chunked).
+// After the header: whether the body's length can be known, unambiguously (one Transfer-Encoding field, ending
+// in chunked).
 bool has_knowable_length(const RequestParser& parser);
 
 // Edits the header for the backend: hop-by-hop fields out (Upgrade kept when `keep_upgrade`), Via and
