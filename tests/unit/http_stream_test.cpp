@@ -84,14 +84,13 @@ class Stream {
  private:
   asio::awaitable<void> carry() {
     boost::beast::flat_buffer buffer;
-    BodyChunk chunk;
     std::uint64_t written = 0;
     for (int i = 0; i < kMessages; ++i) {
       StreamingParser<false> parser;
       auto [ec, n] =
           co_await bhttp::async_read_header(source_.server, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (ec ||
-          co_await stream_message(source_.server, buffer, parser, destination_.client, chunk, written) != Flow::done) {
+          co_await stream_message(source_.server, buffer, parser, destination_.client, written) != Flow::done) {
         failed_ = true;
         co_return;
       }

@@ -94,7 +94,6 @@ class ClientSession {
   std::string client_address_;
   boost::beast::flat_buffer client_buffer_;   // read from the client, not yet parsed (pipelined requests wait here)
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
-  BodyChunk chunk_;
   pool::Checkout checkout_;  // of the backend connection in use
   // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
   // stats may be gone already (TCP mode counts the same way).
@@ -242,7 +241,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     strip_hop_by_hop(parsed.get(), wants_upgrade);
     append_via(parsed.get(), parsed.get().version());
     std::uint64_t written = 0;
-    if (co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, chunk_, written) != Flow::done) {
+    if (co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, written) != Flow::done) {
       drop_backend();
       co_return false;
     }
@@ -269,7 +268,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
 boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request, std::optional<ResponseParser>& response,
                                                          bool& nothing_received) {
   response.reset();
-  const Flow sent = co_await stream_message(s_.client, client_buffer_, request, s_.backend, chunk_, s_.bytes.to_backend);
+  const Flow sent = co_await stream_message(s_.client, client_buffer_, request, s_.backend, s_.bytes.to_backend);
   if (sent == Flow::source_failed || sent == Flow::source_malformed) {
     // The client's body broke off or was malformed (a bad chunk size): the backend holds half a request.
     if (sent == Flow::source_malformed) {
@@ -305,7 +304,7 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
     // 100 Continue, 103 Early Hints: passed on; the final response follows on the same connection.
     strip_hop_by_hop(response->get(), false);
     std::uint64_t written = 0;
-    const Flow interim = co_await stream_message(s_.backend, backend_buffer_, *response, s_.client, chunk_, written);
+    const Flow interim = co_await stream_message(s_.backend, backend_buffer_, *response, s_.client, written);
     s_.bytes.to_client += written;
     if (interim != Flow::done) co_return false;
   }
@@ -331,7 +330,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   }
   std::uint64_t written = 0;
   const Flow flow =
-      co_await stream_message(s_.backend, backend_buffer_, response, s_.client, chunk_, written, unchunk);
+      co_await stream_message(s_.backend, backend_buffer_, response, s_.client, written, unchunk);
   s_.bytes.to_client += written;
   if (flow != Flow::done) {
     // The backend broke off or sent garbage after the header (too late for a 502), or the client left.

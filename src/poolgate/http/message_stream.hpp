@@ -14,7 +14,6 @@
 #include <boost/beast/http/parser.hpp>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -24,17 +23,16 @@
 
 namespace poolgate::http {
 
-inline constexpr std::size_t kBodyChunk = 32 * 1024;  // the most body bytes held per session at any moment
 // The most a body's framing (a chunk-size line with its extensions, the trailer section) may leave unparsed.
 inline constexpr std::size_t kUnparsedLimit = 64 * 1024;
-using BodyChunk = std::array<char, kBodyChunk>;
 
 // How streaming one message from one socket to another ended.
 enum class Flow { done, source_failed, source_malformed, destination_failed };
 
 namespace detail {
 // This thread's staging area (kStagingSize bytes): a message's bytes are gathered here and leave in one send().
-// It is the next session's once a send waits, which relay::send_all allows for by copying the rest first.
+// It is the next session's once a send waits, which relay::send_all allows for by copying the rest first. It is
+// also where a body's bytes are parsed to: the most body bytes in flight per thread, not per session.
 inline constexpr std::size_t kStagingSize = 64 * 1024;
 char* staging_area();
 inline constexpr char kCrlf[] = "\r\n";
@@ -67,6 +65,10 @@ class Gather {
     return copied;
   }
   bool full() const { return size_ == kStagingSize; }
+  // Where the next byte goes, and how many fit: for a writer that fills the area itself, then commit()s.
+  char* end() const { return area_ + size_; }
+  std::size_t room() const { return kStagingSize - size_; }
+  void commit(std::size_t n) { size_ += n; }
 
   // Sends what was gathered as far as the socket takes it now. Returns 0 or the errno of the failure; what did
   // not fit is then unsent() and must go with send_rest() before anything else is gathered.
@@ -118,24 +120,30 @@ inline boost::beast::http::basic_fields<RecyclingAllocator<char>>::writer header
 template <bool isRequest>
 using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
 
-// Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to`
-// through `chunk` as it arrives, framed as the parser read it: chunked stays chunked, a length stays a length.
-// (The framing comes from the parser, not from the header's fields: a Transfer-Encoding split over two fields
-// reads as chunked to the parser and to the next hop alike.) `unchunk`: the body goes out as it is, ended by the
-// close, for an HTTP/1.0 client whose header was edited to match. Beast's parser takes the bytes and its fields
-// writer renders the header. Bytes already buffered are parsed at once (Beast's async_read_some would take an
-// extra loop turn for them), so a small message whose body came with its header leaves in one send.
+// Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to` as
+// it arrives, framed as the parser read it (not as the header's fields might be read): chunked stays chunked, a
+// length stays a length. `unchunk`: the body goes out as it is, ended by the close, for an HTTP/1.0 client whose
+// header was edited to match. Beast's parser takes the bytes and its fields writer renders the header. Body bytes
+// are parsed straight into the thread's staging area, behind what is gathered there, so a session holds no body
+// buffer of its own. Bytes already buffered are parsed at once (Beast's async_read_some would take an extra
+// loop turn for them): a small message whose body came with its header leaves in one send.
 template <bool isRequest>
 boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, boost::beast::flat_buffer& from_buffer,
                                             StreamingParser<isRequest>& parser, boost::asio::ip::tcp::socket& to,
-                                            BodyChunk& chunk, std::uint64_t& written, bool unchunk = false) {
+                                            std::uint64_t& written, bool unchunk = false) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   constexpr std::size_t kReadSize = 16 * 1024;
+  constexpr std::size_t kSizeLine = 2 * sizeof(std::size_t) + 2;  // the longest "<size in hex>\r\n"
+  constexpr std::size_t kMinWindow = 4096;  // less room than this for body bytes: send what is gathered first
   auto& message = parser.get();
   // No body by the framing rules (HEAD's answer, 1xx, 204, 304, a length of 0) means the header alone, even when
   // it says "chunked": no last-chunk must follow.
   const bool chunked = parser.chunked() && !unchunk && !parser.is_done();
+  // Chunked, each piece is "<size in hex>\r\n<data>\r\n": room is kept before the data for the size line and
+  // after it for the CRLF.
+  const std::size_t before = chunked ? kSizeLine : 0;
+  const std::size_t after = chunked ? 2 : 0;
   detail::Gather gather;
   {
     const auto header = detail::header_writer(message);
@@ -147,28 +155,36 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
   parser.eager(true);  // parse across chunk boundaries: one put() takes whatever is buffered
   auto& body = message.body();
   while (!parser.is_done()) {
-    body.data = chunk.data();
-    body.size = chunk.size();
+    if (gather.room() < before + kMinWindow + after) {
+      int failure = gather.send_now(to, written);
+      if (failure == 0 && gather.unsent()) failure = co_await gather.send_rest(to, written);
+      if (failure != 0) co_return Flow::destination_failed;
+    }
+    char* const window = gather.end() + before;
+    const std::size_t window_size = gather.room() - before - after;
+    body.data = window;
+    body.size = window_size;
     boost::system::error_code ec = bhttp::error::need_more;
     if (from_buffer.size() > 0) {
       ec = {};
       from_buffer.consume(parser.put(from_buffer.data(), ec));
-      if (ec == bhttp::error::need_buffer) ec = {};  // the chunk is full: send it, then parse on
+      if (ec == bhttp::error::need_buffer) ec = {};  // the window is full: send it, then parse on
       if (ec && ec != bhttp::error::need_more) co_return Flow::source_malformed;
       // A chunk-size line or trailer section that never ends must not grow the buffer without bound.
       if (ec == bhttp::error::need_more && from_buffer.size() >= kUnparsedLimit) co_return Flow::source_malformed;
     }
-    if (const std::size_t got = chunk.size() - body.size; got > 0) {
-      // Chunked: "<size in hex>\r\n<data>\r\n" (Beast's chunk_header would allocate for its few bytes).
-      std::array<char, 2 * sizeof(std::size_t) + 2> size_line{};
-      char* line_end = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, got, 16).ptr;
-      *line_end++ = '\r';
-      *line_end++ = '\n';
-      const std::array<boost::asio::const_buffer, 3> piece{
-          boost::asio::const_buffer(size_line.data(), chunked ? static_cast<std::size_t>(line_end - size_line.data()) : 0),
-          boost::asio::const_buffer(chunk.data(), got), boost::asio::buffer(detail::kCrlf, chunked ? 2 : 0)};
-      const std::size_t copied = gather.append(piece);
-      if (gather.full() && co_await gather.spill(piece, copied, to, written) != 0) co_return Flow::destination_failed;
+    if (const std::size_t got = window_size - body.size; got > 0) {
+      if (chunked) {
+        char* const line = gather.end();
+        char* line_end = std::to_chars(line, line + kSizeLine - 2, got, 16).ptr;
+        *line_end++ = '\r';
+        *line_end++ = '\n';
+        std::memmove(line_end, window, got);  // up against its size line
+        gather.commit(static_cast<std::size_t>(line_end - line) + got);
+        gather.append(boost::asio::buffer(detail::kCrlf, 2));  // room was kept for it
+      } else {
+        gather.commit(got);
+      }
     }
     if (ec != bhttp::error::need_more) continue;
     // Nothing left to parse: what is gathered leaves now, before this session waits for its source.
