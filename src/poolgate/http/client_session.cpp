@@ -241,11 +241,12 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     strip_hop_by_hop(parsed.get(), wants_upgrade);
     append_via(parsed.get(), parsed.get().version());
     std::uint64_t written = 0;
-    if (co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, written) != Flow::done) {
+    const Flow answer = co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, written);
+    s_.bytes.to_client += written;
+    if (answer != Flow::done) {
       drop_backend();
       co_return false;
     }
-    s_.bytes.to_client += written;
     co_await tunnel(s_.client, s_.backend, client_buffer_, backend_buffer_, pipes_, s_.bytes);
     drop_backend();  // closed by the relay (or left to us by a failed write); this hands its pool slot back
     co_return false;

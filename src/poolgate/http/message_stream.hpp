@@ -6,6 +6,7 @@
 #include "poolgate/relay/relay.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/assert.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -35,7 +36,6 @@ namespace detail {
 // also where a body's bytes are parsed to: the most body bytes in flight per thread, not per session.
 inline constexpr std::size_t kStagingSize = 64 * 1024;
 char* staging_area();
-inline constexpr char kCrlf[] = "\r\n";
 
 // Bytes gathered in this thread's staging area for one send. Nothing may suspend between an append and the
 // send: while one session waits, another fills the area.
@@ -68,7 +68,10 @@ class Gather {
   // Where the next byte goes, and how many fit: for a writer that fills the area itself, then commit()s.
   char* end() const { return area_ + size_; }
   std::size_t room() const { return kStagingSize - size_; }
-  void commit(std::size_t n) { size_ += n; }
+  void commit(std::size_t n) {
+    BOOST_ASSERT(n <= room());
+    size_ += n;
+  }
 
   // Sends what was gathered as far as the socket takes it now. Returns 0 or the errno of the failure; what did
   // not fit is then unsent() and must go with send_rest() before anything else is gathered.
@@ -180,8 +183,8 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
         *line_end++ = '\r';
         *line_end++ = '\n';
         std::memmove(line_end, window, got);  // up against its size line
-        gather.commit(static_cast<std::size_t>(line_end - line) + got);
-        gather.append(boost::asio::buffer(detail::kCrlf, 2));  // room was kept for it
+        std::memcpy(line_end + got, "\r\n", 2);  // within the `after` bytes kept behind the window
+        gather.commit(static_cast<std::size_t>(line_end - line) + got + 2);
       } else {
         gather.commit(got);
       }
