@@ -186,13 +186,13 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
   }
   prepare_for_backend(message, wants_upgrade, client_address_);
 
-  const Lease lease = co_await upstream_.lease(s_.backend, s_.client);
-  if (!lease.backend) {
+  checkout_ = {};
+  const balance::BackendPtr leased = co_await upstream_.lease(s_.backend, s_.client, checkout_);
+  if (!leased) {
     co_await refuse(bhttp::status::bad_gateway);
     co_return false;
   }
-  hold_target(lease.backend);
-  checkout_ = lease.checkout;
+  hold_target(leased);
   bool retried = false;
 
   std::optional<ResponseParser> response;

@@ -11,19 +11,17 @@
 
 namespace poolgate::http {
 
-struct Lease {
-  balance::BackendPtr backend;  // null: no endpoint could be reached
-  pool::Checkout checkout;      // from the pool or dialed; used_before: the keep-alive race applies
-};
-
 class Upstream {
  public:
   virtual ~Upstream() = default;
 
   // Connects `socket` to the next endpoint in turn: an idle pooled connection, else a new dial, failing
-  // over like TCP mode. `client` is watched so a client that left stops the search.
-  virtual boost::asio::awaitable<Lease> lease(boost::asio::ip::tcp::socket& socket,
-                                              const boost::asio::ip::tcp::socket& client) = 0;
+  // over like TCP mode. `client` is watched so a client that left stops the search. Returns the endpoint (null:
+  // none could be reached); `checkout` is filled in when the connection came from the pool (used_before: the
+  // keep-alive race applies) and left as it was for a dial.
+  virtual boost::asio::awaitable<balance::BackendPtr> lease(boost::asio::ip::tcp::socket& socket,
+                                                            const boost::asio::ip::tcp::socket& client,
+                                                            pool::Checkout& checkout) = 0;
 
   // A new connection to `backend` and no other (the one retry after a reused connection failed).
   virtual boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,

@@ -104,7 +104,6 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client, tcp::endpoint pee
   }
   session.target = co_await connect_backend(session.backend, session.client);
   if (!session.target) {
-    ++stats_.rejected_no_backend;
     session.close();
     co_return;
   }
@@ -146,11 +145,10 @@ void Worker::delist(SessionList::iterator registration) {
   count_bytes(session);
 }
 
-boost::asio::awaitable<http::Lease> Worker::lease(tcp::socket& socket, const tcp::socket& client) {
-  http::Lease lease;
-  lease.backend = co_await connect_backend(socket, client, &lease.checkout);
-  if (!lease.backend) ++stats_.rejected_no_backend;
-  co_return lease;
+// Not a coroutine itself: connect_backend's frame is the only one a request's lease costs.
+boost::asio::awaitable<balance::BackendPtr> Worker::lease(tcp::socket& socket, const tcp::socket& client,
+                                                          pool::Checkout& checkout) {
+  return connect_backend(socket, client, &checkout);
 }
 
 boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balance::BackendPtr& backend) {
@@ -198,6 +196,7 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(tcp::socket&
     report_dial_failure(target, ec);
     if (!client.is_open()) break;  // drained or closed while we were dialing
   }
+  ++stats_.rejected_no_backend;
   co_return nullptr;
 }
 

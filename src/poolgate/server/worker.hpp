@@ -70,15 +70,17 @@ class Worker : private http::Upstream {
   void wake_if_waiting_for_slot();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client, boost::asio::ip::tcp::endpoint peer);
   // Connects `backend` to the next endpoint in turn (a warm pooled socket, else a dial), failing over; null when
-  // none could be reached. `checkout` (HTTP mode) records where the socket came from, for give_back().
+  // none could be reached (counted as rejected). `checkout` (HTTP mode) records where the socket came from, for
+  // give_back().
   boost::asio::awaitable<balance::BackendPtr> connect_backend(boost::asio::ip::tcp::socket& backend,
                                                               const boost::asio::ip::tcp::socket& client,
                                                               pool::Checkout* checkout = nullptr);
   boost::asio::awaitable<void> serve_http(Session& session);
 
   // http::Upstream, for HTTP mode's sessions on this thread.
-  boost::asio::awaitable<http::Lease> lease(boost::asio::ip::tcp::socket& socket,
-                                            const boost::asio::ip::tcp::socket& client) override;
+  boost::asio::awaitable<balance::BackendPtr> lease(boost::asio::ip::tcp::socket& socket,
+                                                    const boost::asio::ip::tcp::socket& client,
+                                                    pool::Checkout& checkout) override;
   boost::asio::awaitable<bool> dial_fresh(boost::asio::ip::tcp::socket& socket,
                                           const balance::BackendPtr& backend) override;
   void give_back(boost::asio::ip::tcp::socket&& socket, const balance::Backend& backend, pool::Reuse reuse,
