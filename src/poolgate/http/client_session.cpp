@@ -26,8 +26,6 @@ namespace bhttp = boost::beast::http;
 using boost::asio::ip::tcp;
 constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
-constexpr std::size_t kReadSize = 16 * 1024;
-
 using ResponseParser = StreamingParser<false>;
 
 // The client's address as X-Forwarded-For gives it. IPv4 is written with to_chars: Asio's to_string goes

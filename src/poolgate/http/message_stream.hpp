@@ -24,6 +24,8 @@
 
 namespace poolgate::http {
 
+// How much a session asks of a socket per read (into its flat_buffer), headers and bodies alike.
+inline constexpr std::size_t kReadSize = 16 * 1024;
 // The most a body's framing (a chunk-size line with its extensions, the trailer section) may leave unparsed.
 inline constexpr std::size_t kUnparsedLimit = 64 * 1024;
 
@@ -32,7 +34,7 @@ enum class Flow { done, source_failed, source_malformed, destination_failed };
 
 namespace detail {
 // This thread's staging area (kStagingSize bytes): a message's bytes are gathered here and leave in one send().
-// It is the next session's once a send waits, which relay::send_all allows for by copying the rest first. It is
+// It is the next session's once a send waits, which relay::send_rest allows for by copying the rest first. It is
 // also where a body's bytes are parsed to: the most body bytes in flight per thread, not per session.
 inline constexpr std::size_t kStagingSize = 64 * 1024;
 char* staging_area();
@@ -83,10 +85,10 @@ class Gather {
   }
   bool unsent() const { return left_ > 0; }
   // The waiting kind of send, a coroutine of its own: only for what send_now() left. To be co_awaited at once:
-  // send_all copies the unsent bytes out of the shared area before its first wait, not before it starts.
+  // relay::send_rest copies the unsent bytes out of the shared area when it starts, before its first wait.
   boost::asio::awaitable<int> send_rest(boost::asio::ip::tcp::socket& to, std::uint64_t& written) {
     const std::size_t left = std::exchange(left_, 0);
-    return relay::send_all(to, unsent_, left, written, true);
+    return relay::send_rest(to, unsent_, left, written);
   }
 
   // After append() filled the area having copied `copied` bytes of `buffers`: sends and appends the rest, as
@@ -136,7 +138,6 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
                                             std::uint64_t& written, bool unchunk = false) {
   namespace bhttp = boost::beast::http;
   constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
-  constexpr std::size_t kReadSize = 16 * 1024;
   constexpr std::size_t kSizeLine = 2 * sizeof(std::size_t) + 2;  // the longest "<size in hex>\r\n"
   constexpr std::size_t kMinWindow = 4096;  // less room than this for body bytes: send what is gathered first
   auto& message = parser.get();

@@ -168,21 +168,14 @@ int send_now(tcp::socket& to, const char*& data, std::size_t& size, std::uint64_
   return 0;
 }
 
-boost::asio::awaitable<int> send_all(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved,
-                                     bool known_full) {
-  std::unique_ptr<char[]> held;  // the unsent rest, once the relay has to wait
+boost::asio::awaitable<int> send_rest(tcp::socket& to, const char* data, std::size_t size, std::uint64_t& moved) {
+  // Copied before the first wait: `data` may be a per-thread buffer that others fill meanwhile.
+  const std::unique_ptr<char[]> held = std::make_unique<char[]>(size);
+  std::memcpy(held.get(), data, size);
+  data = held.get();
   while (size > 0) {
-    if (!known_full) {
-      if (const int failure = send_now(to, data, size, moved); failure != 0) co_return failure;
-      if (size == 0) break;
-    }
-    known_full = false;
-    if (!held) {
-      held = std::make_unique<char[]>(size);
-      std::memcpy(held.get(), data, size);
-      data = held.get();
-    }
     if (auto [ec] = co_await to.async_wait(tcp::socket::wait_write, use_tuple); ec) co_return ECANCELED;
+    if (const int failure = send_now(to, data, size, moved); failure != 0) co_return failure;
   }
   co_return 0;
 }
@@ -281,7 +274,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       const char* unsent = scratch;
       std::size_t left = got;
       int failure = send_now(to, unsent, left, moved);
-      if (failure == 0 && left > 0) failure = co_await send_all(to, unsent, left, moved, true);
+      if (failure == 0 && left > 0) failure = co_await send_rest(to, unsent, left, moved);
       if (failure != 0) {
         if (failure == ECONNRESET) state.note_reset_seen_by_send(to);
         ending = to.is_open() ? Ending::destination_gone : Ending::cancelled;

@@ -23,12 +23,13 @@ struct RelayTotals {
 // Returns 0 (`size` is then what did not fit in the socket's buffer) or the errno of the failure.
 int send_now(boost::asio::ip::tcp::socket& to, const char*& data, std::size_t& size, std::uint64_t& moved);
 
-// Sends `size` bytes from `data` completely, waiting for the destination when its buffer is full; counts what
-// leaves in `moved`. Before its first wait it copies the unsent rest, so `data` may be a per-thread buffer that
-// others reuse meanwhile. `known_full`: send_now() just left these bytes, so wait before trying again.
-// Returns 0, or the errno of the failure (ECANCELED when `to` was closed under it).
-boost::asio::awaitable<int> send_all(boost::asio::ip::tcp::socket& to, const char* data, std::size_t size,
-                                     std::uint64_t& moved, bool known_full = false);
+// Sends the `size` bytes from `data` that send_now() left because `to`'s buffer was full: waits for room and
+// sends until all have left, counted in `moved`. The coroutine of its own that waiting needs, so callers try
+// send_now() first. It copies the bytes before its first wait, so `data` may be a per-thread buffer that others
+// reuse meanwhile (co_await it at once). Returns 0, or the errno of the failure (ECANCELED when `to` was
+// closed under it).
+boost::asio::awaitable<int> send_rest(boost::asio::ip::tcp::socket& to, const char* data, std::size_t size,
+                                      std::uint64_t& moved);
 
 // Either socket may be blocking at the OS level: the relay makes both non-blocking when a stream starts.
 // Returns when both directions have ended or either side was reset or closed from outside (closing either
