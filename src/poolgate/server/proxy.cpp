@@ -106,16 +106,18 @@ int Proxy::run() {
   std::vector<std::thread> threads;
   for (auto& worker : workers_) threads.emplace_back([w = worker.get()] { w->run(); });
 
+  // Watched before the proxy says it is ready: a change made right after READY (or after the "listening on"
+  // line a supervisor or test waits for) must not go unnoticed. Events queue until the control loop runs.
+  if (options_.endpoints_file) {
+    watcher_ = std::make_unique<FileWatcher>(control_, *options_.endpoints_file, [this] { reload(false); });
+    watcher_->start();
+  }
   telemetry_.set_listening(true);
   spdlog::info("poolgate {} listening on {} with {} worker thread(s); endpoints: {}", kVersion, listening_on,
                options_.threads, join_keys(keys_of(*current_)));
   // Logged after the line above: tools (and the tests) take the first "listening on" as the proxy's address.
   if (admin_) spdlog::info("admin listening on {} (/metrics, /healthz, /readyz)", admin_on);
   admin::notify_ready("listening on " + listening_on);
-  if (options_.endpoints_file) {
-    watcher_ = std::make_unique<FileWatcher>(control_, *options_.endpoints_file, [this] { reload(false); });
-    watcher_->start();
-  }
   start_discovery();
   wait_for_signals();
 
