@@ -177,6 +177,23 @@ TEST_F(HttpModeTest, ABackendConnectionCloseIsHonouredAndThatConnectionNeverReus
   EXPECT_EQ(counter("poolgate_http_response_errors_total"), 0);
 }
 
+TEST_F(HttpModeTest, AResponseWithTransferEncodingInTwoFieldsGets502AndItsConnectionIsDropped) {
+  HttpBackend backend;
+  start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "1"});
+  HttpConnection client = connect_http();
+  const auto refused = client.exchange(make_get("/two-codings"));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->result(), bhttp::status::bad_gateway);
+  EXPECT_EQ(refused->count(bhttp::field::transfer_encoding), 0u);
+  EXPECT_EQ(counter("poolgate_http_response_errors_total"), 1);
+
+  HttpConnection next = connect_http();
+  const auto after = next.exchange(make_get("/hello"));
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->result(), bhttp::status::ok);
+  EXPECT_EQ(after->body().rfind("conn=", 0), 0u) << after->body();
+}
+
 TEST_F(HttpModeTest, AClientLeavingMidResponseLeaksNoBytesIntoAnotherClientsAnswer) {
   HttpBackend backend;
   start_http_proxy(backend.address(), {"--pool-max-per-endpoint", "1"});

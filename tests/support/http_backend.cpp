@@ -157,6 +157,14 @@ void HttpBackend::accept_loop() {
           bhttp::write(*socket, established, ec);
           if (!ec) echo_raw(*socket, buffer);
           break;
+        } else if (target == "/two-codings") {
+          // Transfer-Encoding in two fields, which readers may join ("identity, chunked") or judge one by one.
+          static constexpr std::string_view kTwoCodings =
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nhello\r\n0\r\n\r\n";
+          boost::asio::write(*socket, boost::asio::buffer(kTwoCodings), ec);
+          if (ec) break;
+          continue;
         } else if (target == "/upgrade") {
           bhttp::response<bhttp::empty_body> switching{bhttp::status::switching_protocols, 11};
           switching.set(bhttp::field::upgrade, "test-protocol");

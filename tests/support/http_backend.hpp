@@ -21,6 +21,7 @@ namespace poolgate::test {
 //   /big?bytes=N    200 with N bytes ('a'..'z' repeating), written in 64 KiB pieces
 //   /slow           200 "slow conn=<C>", but only once release_slow() has been called: until then the request
 //                   is held unanswered (slow_requests_waiting() counts those held now)
+//   /two-codings    200 "hello" in chunked coding, with Transfer-Encoding in two fields (identity, chunked)
 //   /upgrade        101 Switching Protocols (Upgrade: test-protocol), then echoes raw bytes until EOF
 //   CONNECT x       200, then echoes raw bytes until EOF (a forward proxy's tunnel)
 //   anything else   404

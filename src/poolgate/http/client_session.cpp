@@ -298,6 +298,13 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
       response.reset();
       co_return false;
     }
+    // Transfer-Encoding in two fields: poolgate frames the body by Beast's reading of them, the client by its
+    // own, and one that reads "chunked, gzip" waits for a close while the next answer arrives on its connection.
+    // Refused like such a request (502, the connection dropped).
+    if (response->get().count(bhttp::field::transfer_encoding) > 1) {
+      response.reset();
+      co_return false;
+    }
     const unsigned status = response->get().result_int();
     if (status >= 200 || status == 101) co_return true;
     // 100 Continue, 103 Early Hints: passed on; the final response follows on the same connection.
