@@ -30,6 +30,21 @@ TEST(StripHopByHop, RemovesTheFixedHopFieldsAndEveryFieldConnectionNames) {
   EXPECT_EQ(fields["X-End-To-End"], "3");
 }
 
+TEST(StripHopByHop, ErasesEveryCopyOfANamedFieldAndKeepsTheRestInArrivalOrder) {
+  Fields fields;
+  fields.insert("X-A", "1");
+  fields.insert("X-Private", "p1");
+  fields.insert(bhttp::field::connection, "close, x-private");
+  fields.insert("X-B", "2");
+  fields.insert("x-private", "p2");
+  fields.insert(bhttp::field::te, "trailers");
+  fields.insert("X-C", "3");
+  strip_hop_by_hop(fields, false);
+  std::string left;
+  for (const auto& field : fields) left += std::string(field.name_string()) + "=" + std::string(field.value()) + ";";
+  EXPECT_EQ(left, "X-A=1;X-B=2;X-C=3;");
+}
+
 TEST(StripHopByHop, KeepsTheFieldsThatFrameTheMessageEvenWhenConnectionNamesThem) {
   Fields fields;
   fields.set(bhttp::field::connection, "content-length, Transfer-Encoding, host, X-Private");
@@ -81,6 +96,23 @@ TEST(Forwarding, ViaAndXForwardedForAppendToWhatEarlierHopsWrote) {
   append_forwarded_for(fields, "::1");
   EXPECT_EQ(fields[bhttp::field::via], "1.1 poolgate, 1.0 poolgate");
   EXPECT_EQ(fields["X-Forwarded-For"], "10.0.0.7, ::1");
+
+  Fields empty_via;  // present but empty: still the one field, ending with this hop
+  empty_via.insert(bhttp::field::via, "");
+  append_via(empty_via, 11);
+  EXPECT_EQ(empty_via.count(bhttp::field::via), 1u);
+  EXPECT_EQ(empty_via[bhttp::field::via], ", 1.1 poolgate");
+}
+
+TEST(FieldWalks, CountEveryCopyAndFindTheFirstValueInArrivalOrder) {
+  Fields fields;
+  fields.insert(bhttp::field::host, "example");
+  fields.insert(bhttp::field::transfer_encoding, "gzip");
+  fields.insert("transfer-encoding", "chunked");  // by name: the parser's code is assigned all the same
+  EXPECT_EQ(count_fields(fields, bhttp::field::transfer_encoding), 2u);
+  EXPECT_EQ(first_value(fields, bhttp::field::transfer_encoding), "gzip");
+  EXPECT_EQ(count_fields(fields, bhttp::field::expect), 0u);
+  EXPECT_EQ(first_value(fields, bhttp::field::expect), "");
 }
 
 TEST(ObsoleteLineFolding, IsFoundOnlyInsideTheHeaderSection) {

@@ -53,10 +53,7 @@ class ClientSession {
         refusals_(refusals),
         deadline_(std::make_shared<Deadline>(sockets.client)),
         client_address_(forwarded_for_text(sockets.peer.address())) {}
-  ~ClientSession() {
-    deadline_->watched = nullptr;
-    disarm(*deadline_);
-  }
+  ~ClientSession() { retire(*deadline_); }
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
@@ -130,14 +127,12 @@ boost::asio::awaitable<bool> ClientSession::run() {
 }
 
 boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request_header(RequestParser& request) {
-  bool started = client_buffer_.size() > 0;
-  arm(deadline_, started ? settings_.header_timeout : settings_.idle_timeout);
+  // The idle timeout runs until the request's first byte, the header timeout from then on. A header that is
+  // here whole when first parsed needed neither: most often, what was read with the previous request.
+  bool started = false;
+  arm(deadline_, settings_.idle_timeout);
   for (;;) {
     if (client_buffer_.size() > 0) {
-      if (!started) {
-        started = true;
-        arm(deadline_, settings_.header_timeout);
-      }
       const auto bytes = client_buffer_.data();
       std::size_t consumed = 0;
       const HeaderStep step =
@@ -148,6 +143,10 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
       if (step == HeaderStep::ready) {
         disarm(*deadline_);
         co_return HeaderOutcome::ready;
+      }
+      if (!started) {
+        started = true;
+        arm(deadline_, settings_.header_timeout);
       }
     }
     if (!started && s_.drain.requested) co_return HeaderOutcome::closed;
@@ -176,7 +175,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
   const bool retryable = is_idempotent_retry_candidate(message.method()) && request.is_done();
   // The proxy answers "100 Continue" itself: the body is streamed only after the backend is chosen, and a
   // client waiting for the backend's 100 while we wait for its body would stall both.
-  if (boost::beast::iequals(message[bhttp::field::expect], "100-continue")) {
+  if (boost::beast::iequals(first_value(message, bhttp::field::expect), "100-continue")) {
     message.erase(bhttp::field::expect);
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [ec, n] = co_await boost::asio::async_write(s_.client, boost::asio::buffer(kContinue), use_tuple);
@@ -301,7 +300,7 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
     // Transfer-Encoding in two fields: poolgate frames the body by Beast's reading of them, the client by its
     // own, and one that reads "chunked, gzip" waits for a close while the next answer arrives on its connection.
     // Refused like such a request (502, the connection dropped).
-    if (response->get().count(bhttp::field::transfer_encoding) > 1) {
+    if (count_fields(response->get(), bhttp::field::transfer_encoding) > 1) {
       response.reset();
       co_return false;
     }
@@ -329,10 +328,11 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   }
   strip_hop_by_hop(message, false);
   append_via(message, message.version());
+  // Connection is gone (stripped): insert, which spares set()'s search for an old value.
   if (close_client) {
-    message.set(bhttp::field::connection, "close");
+    message.insert(bhttp::field::connection, "close");
   } else if (client_version < 11) {
-    message.set(bhttp::field::connection, "keep-alive");
+    message.insert(bhttp::field::connection, "keep-alive");
   }
   std::uint64_t written = 0;
   const Flow flow =

@@ -1,21 +1,42 @@
 #include "poolgate/http/deadline.hpp"
 
 namespace poolgate::http {
+namespace {
 
-void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after) {
+void wait_until_due(const std::shared_ptr<Deadline>& deadline) {
   const std::uint64_t generation = ++deadline->generation;
-  deadline->expired = false;
-  deadline->timer.expires_after(after);
+  deadline->waiting = true;
+  deadline->timer.expires_at(deadline->due);  // cancels a wait still pending: its handler sees the generation
   deadline->timer.async_wait([deadline, generation](const boost::system::error_code& ec) {
-    if (ec || deadline->generation != generation || deadline->watched == nullptr) return;
+    if (deadline->generation != generation) return;
+    deadline->waiting = false;
+    if (ec || deadline->watched == nullptr || deadline->due == Deadline::Clock::time_point::max()) return;
+    if (Deadline::Clock::now() < deadline->due) {
+      wait_until_due(deadline);  // moved later since this wait began
+      return;
+    }
     deadline->expired = true;
     boost::system::error_code ignored;
     deadline->watched->cancel(ignored);
   });
 }
 
-void disarm(Deadline& deadline) {
+}  // namespace
+
+void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after) {
+  deadline->expired = false;
+  deadline->due = Deadline::Clock::now() + after;
+  if (deadline->waiting && deadline->timer.expiry() <= deadline->due) return;
+  wait_until_due(deadline);
+}
+
+void disarm(Deadline& deadline) { deadline.due = Deadline::Clock::time_point::max(); }
+
+void retire(Deadline& deadline) {
+  deadline.watched = nullptr;
+  deadline.due = Deadline::Clock::time_point::max();
   ++deadline.generation;
+  deadline.waiting = false;
   deadline.timer.cancel();
 }
 

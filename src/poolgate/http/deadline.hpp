@@ -12,17 +12,27 @@
 
 namespace poolgate::http {
 
-// Closes the watched socket's pending operations when time runs out. Shared with the timer's handler, which
-// can run after the session is gone; the generation keeps a stale expiry from hitting a later phase.
+// Why lazy: a keep-alive client arms and disarms a deadline for every request, and stopping or moving an Asio
+// timer costs a handler run and a new wait each time. So disarm() only forgets the due time, and arm() starts
+// the timer only when it is not already set to fire at or before the new due time; a timer that fires early
+// finds the real due time and waits on. A session thus starts about one wait per timeout period, not two per
+// request.
 struct Deadline {
+  using Clock = boost::asio::steady_timer::clock_type;
   explicit Deadline(boost::asio::ip::tcp::socket& socket) : timer(socket.get_executor()), watched(&socket) {}
   boost::asio::steady_timer timer;
-  boost::asio::ip::tcp::socket* watched;
-  std::uint64_t generation = 0;
+  boost::asio::ip::tcp::socket* watched;  // null once retired
+  Clock::time_point due = Clock::time_point::max();  // max: nothing due
+  std::uint64_t generation = 0;  // of the timer's current wait; a superseded wait's handler does nothing
+  bool waiting = false;
   bool expired = false;
 };
 
+// Due `after` from now (replacing any earlier due time).
 void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after);
+// Nothing due any more. The timer may still fire; it then finds nothing due and stops.
 void disarm(Deadline& deadline);
+// The watched socket is going away: the timer stops now, and its handler lets go of the deadline.
+void retire(Deadline& deadline);
 
 }  // namespace poolgate::http

@@ -28,8 +28,7 @@ boost::asio::awaitable<void> linger_close(boost::asio::ip::tcp::socket& client, 
     if (ec) break;  // EOF (the client closed too: a clean close from here), reset, timer or drain
   }
   drain.idle = false;
-  deadline->watched = nullptr;
-  disarm(*deadline);
+  retire(*deadline);
 }
 
 }  // namespace poolgate::http

@@ -5,64 +5,114 @@
 
 #include <boost/container/small_vector.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <string_view>
 
 namespace poolgate::http {
 
 namespace bhttp = boost::beast::http;
 
-void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
-  // Connection may come several times (Beast keeps same-named fields together) and name any field. The names are
-  // views into the Connection values, which stay in place until Connection itself is erased, last: a token naming
-  // Connection is left to that. Up to 8 names need no allocation.
-  boost::container::small_vector<std::string_view, 8> named;
-  for (auto it = fields.find(bhttp::field::connection); it != fields.end() && it->name() == bhttp::field::connection;
-       ++it) {
-    for (const auto& token : bhttp::token_list{it->value()}) named.emplace_back(token.data(), token.size());
-  }
-  for (const std::string_view name : named) {
-    if (boost::beast::iequals(name, "connection")) continue;
-    if (keep_upgrade && boost::beast::iequals(name, "upgrade")) continue;
-    // A token naming a field that frames the message is ignored: without its Content-Length or Transfer-Encoding
-    // the body would go out unframed, and the next hop could read the rest of it as another request. (Nor is a
-    // request sent on without its Host.)
-    if (boost::beast::iequals(name, "content-length") || boost::beast::iequals(name, "transfer-encoding") ||
-        boost::beast::iequals(name, "host")) {
-      continue;
-    }
-    fields.erase(name);
-  }
-  fields.erase(bhttp::field::connection);
-  fields.erase(bhttp::field::keep_alive);
-  fields.erase(bhttp::field::proxy_connection);
-  fields.erase(bhttp::field::te);
-  if (keep_upgrade) {
-    fields.set(bhttp::field::connection, "upgrade");
-  } else {
-    fields.erase(bhttp::field::upgrade);
+namespace {
+
+// The hop-by-hop fields every message loses, whatever its Connection field says (Upgrade only when the protocol
+// switch is not being forwarded). Connection itself goes last, see strip_hop_by_hop().
+bool is_fixed_hop_by_hop(bhttp::field name, bool keep_upgrade) {
+  switch (name) {
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+      return true;
+    case bhttp::field::upgrade:
+      return !keep_upgrade;
+    default:
+      return false;
   }
 }
 
+// Whether a Connection token names a field this proxy removes. Tokens naming a field that frames the message are
+// ignored: without its Content-Length or Transfer-Encoding the body would go out unframed, and the next hop could
+// read the rest of it as another request (nor is a request sent on without its Host). Connection is left to the
+// end of strip_hop_by_hop(), a kept Upgrade is asked for anew there.
+bool names_removable_field(std::string_view token, bool keep_upgrade) {
+  for (std::string_view kept : {"connection", "content-length", "transfer-encoding", "host"}) {
+    if (boost::beast::iequals(token, kept)) return false;
+  }
+  return !(keep_upgrade && boost::beast::iequals(token, "upgrade"));
+}
+
+}  // namespace
+
+std::size_t count_fields(const Fields& fields, bhttp::field name) {
+  return static_cast<std::size_t>(
+      std::count_if(fields.begin(), fields.end(), [name](const auto& field) { return field.name() == name; }));
+}
+
+std::string_view first_value(const Fields& fields, bhttp::field name) {
+  for (const auto& field : fields) {
+    if (field.name() == name) return {field.value().data(), field.value().size()};
+  }
+  return {};
+}
+
+// Walks rather than Beast's find() and erase(name), as in count_fields(): these run for every request and every
+// response.
+void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
+  // Connection may come several times and name any field. The names are views into the Connection values, which
+  // stay in place until Connection itself is erased, last. Up to 8 names need no allocation.
+  boost::container::small_vector<std::string_view, 8> named;
+  bool has_connection = false;
+  for (const auto& field : fields) {
+    if (field.name() != bhttp::field::connection) continue;
+    has_connection = true;
+    for (const auto& token : bhttp::token_list{field.value()}) {
+      const std::string_view name(token.data(), token.size());
+      if (names_removable_field(name, keep_upgrade)) named.push_back(name);
+    }
+  }
+  auto is_named = [&named](std::string_view field_name) {
+    return std::any_of(named.begin(), named.end(),
+                       [field_name](std::string_view name) { return boost::beast::iequals(name, field_name); });
+  };
+  for (auto it = fields.begin(); it != fields.end();) {
+    const bhttp::field name = it->name();
+    const bool erase = name != bhttp::field::connection &&
+                       (is_fixed_hop_by_hop(name, keep_upgrade) || (!named.empty() && is_named(it->name_string())));
+    it = erase ? fields.erase(it) : std::next(it);
+  }
+  if (has_connection) {
+    for (auto it = fields.begin(); it != fields.end();) {
+      it = it->name() == bhttp::field::connection ? fields.erase(it) : std::next(it);
+    }
+  }
+  if (keep_upgrade) fields.insert(bhttp::field::connection, "upgrade");
+}
+
 void append_via(Fields& fields, unsigned version) {
-  std::string hop = version >= 11 ? "1.1 " : "1.0 ";
-  hop += kViaName;
-  auto existing = fields.find(bhttp::field::via);
+  const std::string_view hop = version >= 11 ? "1.1 poolgate" : "1.0 poolgate";
+  static_assert(kViaName == "poolgate");
+  // A walk, as in count_fields(); an empty Via field is still one to append to.
+  const auto existing = std::find_if(fields.begin(), fields.end(),
+                                     [](const auto& field) { return field.name() == bhttp::field::via; });
   if (existing == fields.end()) {
-    fields.set(bhttp::field::via, hop);
+    fields.insert(bhttp::field::via, hop);  // no earlier hop: nothing to erase, which set() would look for
   } else {
-    fields.set(bhttp::field::via, std::string(existing->value()) + ", " + hop);
+    fields.set(bhttp::field::via, std::string(existing->value()) + ", " + std::string(hop));
   }
 }
 
 void append_forwarded_for(Fields& fields, std::string_view client_address) {
-  auto existing = fields.find("X-Forwarded-For");
+  static constexpr std::string_view kName = "X-Forwarded-For";
+  const auto existing = std::find_if(fields.begin(), fields.end(), [](const auto& field) {
+    return field.name() == bhttp::field::unknown && boost::beast::iequals(field.name_string(), kName);
+  });
   if (existing == fields.end()) {
-    fields.set("X-Forwarded-For", client_address);
+    fields.insert(kName, client_address);
   } else {
     std::string value(existing->value());
     value += ", ";
     value += client_address;
-    fields.set("X-Forwarded-For", value);
+    fields.set(kName, value);
   }
 }
 

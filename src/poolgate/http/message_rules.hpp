@@ -16,7 +16,14 @@ inline constexpr std::string_view kViaName = "poolgate";
 // Removes Connection, every field it names, and the fixed hop-by-hop fields (Keep-Alive, Proxy-Connection, TE,
 // Upgrade). With `keep_upgrade` the Upgrade field survives and Connection is set to "upgrade", so a protocol
 // switch can be asked of the next hop.
+// Afterwards the message has no Connection field but that one.
 void strip_hop_by_hop(Fields& fields, bool keep_upgrade);
+
+// How many fields named `name` there are, and the first one's value (empty when none): by a walk over the
+// fields, which for the dozen a message usually has costs a tenth of Beast's count() and operator[] (their name
+// index compares names as case-insensitive strings).
+std::size_t count_fields(const Fields& fields, boost::beast::http::field name);
+std::string_view first_value(const Fields& fields, boost::beast::http::field name);
 
 // Appends this hop to Via ("1.1 poolgate"), keeping earlier hops; `version` is the sender's, 10 or 11.
 void append_via(Fields& fields, unsigned version);

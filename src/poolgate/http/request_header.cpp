@@ -25,7 +25,7 @@ bool has_knowable_length(const RequestParser& parser) {
   // One Transfer-Encoding field at most: parsers differ in how they read several (Beast judges each field on its
   // own, others join them first), and a backend reading the body's framing differently from poolgate could take
   // the rest of the body for another request. nginx refuses them too.
-  const std::size_t codings = parser.get().count(bhttp::field::transfer_encoding);
+  const std::size_t codings = count_fields(parser.get(), bhttp::field::transfer_encoding);
   return codings == 0 || (codings == 1 && parser.chunked());
 }
 
