@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cost of one proxied HTTP request, measured two ways that survive this VM's noise better than request rates:
-#   cpu           CPU time (utime+stime from /proc) of each proxy over a wrk run, divided by its requests;
-#                 the proxies take turns, round after round, and the medians are printed.
+#   cpu           CPU time (user and system, from /proc) of each proxy, of the backend and of the client over a
+#                 wrk run, divided by its requests; the proxies take turns with a direct run (no proxy), round
+#                 after round, and the medians are printed. On this 2-core machine all three share the cores,
+#                 so the request rate follows the sum, not the proxy's part alone.
 #   instructions  user-space instructions per request of one poolgate binary under callgrind (deterministic:
 #                 counters zeroed after a warm-up, dumped after the measured run).
 # Each proxy has one worker thread in front of the same nginx serving 64 bytes; haproxy runs `mode http` with
@@ -9,7 +11,9 @@
 #
 #   bench/per_request.sh cpu build/poolgate [other/poolgate ...]
 #   bench/per_request.sh instructions build/poolgate
-#   env: MODE=http|tcp (default http), CLOSE=1 (clients send Connection: close), ROUNDS (default 5)
+#   env: MODE=http|tcp (default http), CLOSE=1 (clients send Connection: close), ROUNDS (default 5),
+#        POOL (poolgate's --pool-max-per-endpoint, default 32; 0 turns the pool off),
+#        CONNECTIONS (wrk's -c in cpu mode, default 32)
 set -euo pipefail
 
 what=${1:?usage: per_request.sh cpu|instructions BINARY...}
@@ -17,6 +21,8 @@ shift
 [[ $# -ge 1 ]] || { echo "per_request.sh: name at least one poolgate binary" >&2; exit 2; }
 mode=${MODE:-http}
 rounds=${ROUNDS:-5}
+pool=${POOL:-32}
+connections=${CONNECTIONS:-32}
 headers=()
 [[ -n "${CLOSE:-}" ]] && headers=(-H "Connection: close")
 
@@ -63,7 +69,7 @@ start_poolgate() {  # binary port [wrapper...]
   local binary=$1 port=$2
   shift 2
   "$@" "$binary" --listen "127.0.0.1:$port" --endpoint "127.0.0.1:$backend_port" --threads 1 \
-    --pool-max-per-endpoint 32 --mode "$mode" --admin-listen '' --log-level warn >"$work/poolgate-$port.log" 2>&1 &
+    --pool-max-per-endpoint "$pool" --mode "$mode" --admin-listen '' --log-level warn >"$work/poolgate-$port.log" 2>&1 &
   pids+=($!)
 }
 
@@ -91,19 +97,54 @@ case "$what" in
       proxy_pids+=("${pids[-1]}")
     done
     for port in "${ports[@]}"; do await_http "$port"; done
-    ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    # wrk straight at the backend: what the client and the backend cost without a proxy.
+    names+=(direct)
+    ports+=("$backend_port")
+    proxy_pids+=("")
+    backend_pid=${pids[0]}
+    ticks() { [[ -n $1 ]] && awk '{print $14, $15}' "/proc/$1/stat" || echo 0 0; }
     hz=$(getconf CLK_TCK)
+    TIMEFORMAT='%3U %3S'
     for round in $(seq "$rounds"); do
       for i in "${!names[@]}"; do
-        before=$(ticks "${proxy_pids[$i]}")
-        requests=$(wrk -t1 -c32 -d3s "${headers[@]}" "http://127.0.0.1:${ports[$i]}/index.html" | requests_of)
-        after=$(ticks "${proxy_pids[$i]}")
-        echo "$i $(( (after - before) * 1000000000 / hz / requests ))"
+        read -r user_before system_before < <(ticks "${proxy_pids[$i]}")
+        read -r backend_user backend_system < <(ticks "$backend_pid")
+        backend_before=$((backend_user + backend_system))
+        { time wrk -t1 -c"$connections" -d3s "${headers[@]}" "http://127.0.0.1:${ports[$i]}/index.html" >"$work/wrk.out"; } 2>"$work/wrk.time"
+        read -r user_after system_after < <(ticks "${proxy_pids[$i]}")
+        read -r backend_user backend_system < <(ticks "$backend_pid")
+        requests=$(requests_of <"$work/wrk.out")
+        # One line per run: which, requests, proxy user and system ticks, backend ticks, client milliseconds.
+        echo "$i $requests $((user_after - user_before)) $((system_after - system_before))" \
+          "$((backend_user + backend_system - backend_before))" \
+          "$(awk '{printf "%d", ($1 + $2) * 1000}' "$work/wrk.time")"
       done
     done >"$work/samples"
+    printf '%-28s %9s %11s %11s %11s %11s %11s\n' "per request, medians of $rounds" "req/s" "proxy user" \
+      "proxy sys" "backend" "client" "all three"
     for i in "${!names[@]}"; do
-      median=$(awk -v i="$i" '$1 == i {print $2}' "$work/samples" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-      printf '%-40s %8d ns CPU per request (median of %d rounds)\n' "${names[$i]}" "$median" "$rounds"
+      awk -v i="$i" -v hz="$hz" -v name="${names[$i]}" '
+        function median(values, n,   sorted, j, k, v) {
+          for (k = 1; k <= n; k++) {
+            v = values[k]
+            for (j = k - 1; j >= 1 && sorted[j] > v; j--) sorted[j + 1] = sorted[j]
+            sorted[j + 1] = v
+          }
+          return sorted[int((n + 1) / 2)]
+        }
+        $1 == i {
+          n++
+          tick_ns = 1e9 / hz
+          rate[n] = $2 / 3
+          user[n] = $3 * tick_ns / $2; sys[n] = $4 * tick_ns / $2
+          backend[n] = $5 * tick_ns / $2; client[n] = $6 * 1e6 / $2
+          all[n] = user[n] + sys[n] + backend[n] + client[n]
+        }
+        END {
+          printf "%-28s %9d %8.1f us %8.1f us %8.1f us %8.1f us %8.1f us\n", name, median(rate, n),
+            median(user, n) / 1000, median(sys, n) / 1000, median(backend, n) / 1000, median(client, n) / 1000,
+            median(all, n) / 1000
+        }' "$work/samples"
     done
     ;;
   instructions)
