@@ -51,8 +51,10 @@ void check_prepared(http::RequestParser& parser, std::string_view input) {
   fuzz::require(upgrade || header.count(bhttp::field::upgrade) == 0, "Upgrade kept without a protocol switch", sent);
   const std::string_view via = header[bhttp::field::via];
   fuzz::require(via.ends_with("poolgate"), "Via does not end with this hop", sent);
+  fuzz::require(header.count(bhttp::field::via) == 1, "Via in more than one field", sent);
   const std::string_view forwarded = header["X-Forwarded-For"];
   fuzz::require(forwarded.ends_with(kClient), "X-Forwarded-For does not end with the client", input);
+  fuzz::require(header.count("X-Forwarded-For") == 1, "X-Forwarded-For in more than one field", sent);
 }
 
 }  // namespace

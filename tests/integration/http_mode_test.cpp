@@ -186,12 +186,16 @@ TEST_F(HttpModeTest, AResponseWithTransferEncodingInTwoFieldsGets502AndItsConnec
   EXPECT_EQ(refused->result(), bhttp::status::bad_gateway);
   EXPECT_EQ(refused->count(bhttp::field::transfer_encoding), 0u);
   EXPECT_EQ(counter("poolgate_http_response_errors_total"), 1);
+  EXPECT_TRUE(client.closed_by_peer(5s)) << "a 502 refusal ends the client connection";
 
   HttpConnection next = connect_http();
   const auto after = next.exchange(make_get("/hello"));
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->result(), bhttp::status::ok);
+  // "conn=<C> req=1": the first request on its backend connection, so not the one that sent two codings.
   EXPECT_EQ(after->body().rfind("conn=", 0), 0u) << after->body();
+  EXPECT_TRUE(after->body().ends_with(" req=1")) << "the refused connection was reused: " << after->body();
+  EXPECT_GE(backend.connections_accepted(), 2u);
 }
 
 TEST_F(HttpModeTest, AClientLeavingMidResponseLeaksNoBytesIntoAnotherClientsAnswer) {

@@ -97,11 +97,25 @@ TEST(Forwarding, ViaAndXForwardedForAppendToWhatEarlierHopsWrote) {
   EXPECT_EQ(fields[bhttp::field::via], "1.1 poolgate, 1.0 poolgate");
   EXPECT_EQ(fields["X-Forwarded-For"], "10.0.0.7, ::1");
 
-  Fields empty_via;  // present but empty: still the one field, ending with this hop
+  Fields empty_via;  // present but empty: replaced by this hop alone
   empty_via.insert(bhttp::field::via, "");
   append_via(empty_via, 11);
   EXPECT_EQ(empty_via.count(bhttp::field::via), 1u);
-  EXPECT_EQ(empty_via[bhttp::field::via], ", 1.1 poolgate");
+  EXPECT_EQ(empty_via[bhttp::field::via], "1.1 poolgate");
+}
+
+TEST(Forwarding, EarlierHopsInSeveralFieldsAreAllKeptInOneList) {
+  Fields fields;
+  fields.insert("X-Forwarded-For", "192.0.2.1");
+  fields.insert(bhttp::field::via, "1.1 edge");
+  fields.insert("x-forwarded-for", "192.0.2.2, 192.0.2.3");
+  fields.insert(bhttp::field::via, "1.0 middle");
+  append_forwarded_for(fields, "10.0.0.7");
+  append_via(fields, 11);
+  EXPECT_EQ(fields.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(fields["X-Forwarded-For"], "192.0.2.1, 192.0.2.2, 192.0.2.3, 10.0.0.7");
+  EXPECT_EQ(fields.count(bhttp::field::via), 1u);
+  EXPECT_EQ(fields[bhttp::field::via], "1.1 edge, 1.0 middle, 1.1 poolgate");
 }
 
 TEST(FieldWalks, CountEveryCopyAndFindTheFirstValueInArrivalOrder) {

@@ -25,7 +25,9 @@ void wait_until_due(const std::shared_ptr<Deadline>& deadline) {
 
 void arm(const std::shared_ptr<Deadline>& deadline, config::Duration after) {
   deadline->expired = false;
-  deadline->due = Deadline::Clock::now() + after;
+  // A timeout too long to add to now (the options accept up to ~292 years) means never: `max` is "nothing due".
+  const auto now = Deadline::Clock::now();
+  deadline->due = after >= Deadline::Clock::time_point::max() - now ? Deadline::Clock::time_point::max() : now + after;
   if (deadline->waiting && deadline->timer.expiry() <= deadline->due) return;
   wait_until_due(deadline);
 }

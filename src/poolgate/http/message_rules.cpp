@@ -88,32 +88,46 @@ void strip_hop_by_hop(Fields& fields, bool keep_upgrade) {
   if (keep_upgrade) fields.insert(bhttp::field::connection, "upgrade");
 }
 
+namespace {
+
+// Appends `item` to the comma-separated list held by the fields `matches` picks, keeping the earlier items. Several
+// such fields are joined into one (set() replaces them all); empty ones add nothing.
+template <class Matches, class Name>
+void append_to_list(Fields& fields, Matches matches, Name name, std::string_view item) {
+  std::string list;
+  bool present = false;
+  for (const auto& field : fields) {  // a walk, as in count_fields()
+    if (!matches(field)) continue;
+    present = true;
+    if (field.value().empty()) continue;
+    list.append(field.value().data(), field.value().size());
+    list += ", ";
+  }
+  if (!present) {
+    fields.insert(name, item);  // the usual case: nothing to replace, which set() would search for
+    return;
+  }
+  list += item;
+  fields.set(name, list);
+}
+
+}  // namespace
+
 void append_via(Fields& fields, unsigned version) {
   const std::string_view hop = version >= 11 ? "1.1 poolgate" : "1.0 poolgate";
   static_assert(kViaName == "poolgate");
-  // A walk, as in count_fields(); an empty Via field is still one to append to.
-  const auto existing = std::find_if(fields.begin(), fields.end(),
-                                     [](const auto& field) { return field.name() == bhttp::field::via; });
-  if (existing == fields.end()) {
-    fields.insert(bhttp::field::via, hop);  // no earlier hop: nothing to erase, which set() would look for
-  } else {
-    fields.set(bhttp::field::via, std::string(existing->value()) + ", " + std::string(hop));
-  }
+  append_to_list(
+      fields, [](const auto& field) { return field.name() == bhttp::field::via; }, bhttp::field::via, hop);
 }
 
 void append_forwarded_for(Fields& fields, std::string_view client_address) {
   static constexpr std::string_view kName = "X-Forwarded-For";
-  const auto existing = std::find_if(fields.begin(), fields.end(), [](const auto& field) {
-    return field.name() == bhttp::field::unknown && boost::beast::iequals(field.name_string(), kName);
-  });
-  if (existing == fields.end()) {
-    fields.insert(kName, client_address);
-  } else {
-    std::string value(existing->value());
-    value += ", ";
-    value += client_address;
-    fields.set(kName, value);
-  }
+  append_to_list(
+      fields,
+      [](const auto& field) {
+        return field.name() == bhttp::field::unknown && boost::beast::iequals(field.name_string(), kName);
+      },
+      kName, client_address);
 }
 
 bool has_obsolete_line_folding(std::string_view header_bytes) {
