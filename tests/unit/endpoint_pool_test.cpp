@@ -501,6 +501,28 @@ TEST_F(EndpointPoolTest, KeepAliveSettingsHandOutTheNewestAndWatchAGivenBackConn
   EXPECT_EQ(pool->idle_count(), 1u);
 }
 
+TEST_F(EndpointPoolTest, WhetherAGivenBackConnectionWasLeftDrainedComesBackWithIt) {
+  auto pool = make_pool(keep_alive_settings(settings_with_max(4)));
+  unit::SocketPair drained = unit::connected_pair(io_);
+  unit::SocketPair undrained = unit::connected_pair(io_);
+  const std::uint16_t drained_port = unit::local_port(drained.client);
+  pool->release(std::move(drained.client), Reuse::reusable, Checkout{false, false, /*drained=*/true});
+  pool->release(std::move(undrained.client), Reuse::reusable, Checkout{false, false, /*drained=*/false});
+
+  Checkout newest, oldest;
+  std::optional<tcp::socket> first = take(*pool, &newest);
+  std::optional<tcp::socket> second = take(*pool, &oldest);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  ASSERT_EQ(unit::local_port(*second), drained_port);
+  EXPECT_FALSE(newest.drained);
+  EXPECT_TRUE(oldest.drained);
+  // A record reused for another connection forgets the mark.
+  pool->release(std::move(*second), Reuse::reusable, Checkout{true, true, /*drained=*/false});
+  Checkout again;
+  ASSERT_TRUE(take(*pool, &again).has_value());
+  EXPECT_FALSE(again.drained);
+}
+
 TEST_F(EndpointPoolTest, IdleBytesAreGarbageEvictsAConnectionThatSpeaksUnasked) {
   PoolSettings settings = settings_with_max(1);
   settings.replace_taken = false;

@@ -11,6 +11,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <array>
 #include <thread>
 
@@ -85,12 +88,15 @@ class Stream {
   asio::awaitable<void> carry() {
     boost::beast::flat_buffer buffer;
     std::uint64_t written = 0;
+    // As on poolgate's own sockets: reads report what they left queued, so emptied sockets are waited for.
+    const int on = 1;
+    ::setsockopt(source_.server.native_handle(), IPPROTO_TCP, TCP_INQ, &on, sizeof on);
+    relay::DrainedWait drained(source_.server.get_executor());
+    relay::SocketReader source(source_.server, drained);
     for (int i = 0; i < kMessages; ++i) {
       StreamingParser<false> parser;
-      auto [ec, n] =
-          co_await bhttp::async_read_header(source_.server, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      if (ec ||
-          co_await stream_message(source_.server, buffer, parser, destination_.client, written) != Flow::done) {
+      if (co_await read_header(source, buffer, parser) ||
+          co_await stream_message(source, buffer, parser, destination_.client, written) != Flow::done) {
         failed_ = true;
         co_return;
       }

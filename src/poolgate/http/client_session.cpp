@@ -11,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -52,6 +51,9 @@ class ClientSession {
         pipes_(pipes),
         refusals_(refusals),
         deadline_(std::make_shared<Deadline>(sockets.client)),
+        drained_(sockets.client.get_executor()),
+        client_reader_(sockets.client, drained_),
+        backend_reader_(sockets.backend, drained_),
         client_address_(forwarded_for_text(sockets.peer.address())) {}
   ~ClientSession() { retire(*deadline_); }
   ClientSession(const ClientSession&) = delete;
@@ -86,6 +88,9 @@ class ClientSession {
   relay::PipePool& pipes_;
   admin::HttpRefusals& refusals_;
   std::shared_ptr<Deadline> deadline_;
+  relay::DrainedWait drained_;
+  relay::SocketReader client_reader_;
+  relay::SocketReader backend_reader_;  // restarted for each connection that s_.backend takes
   std::string client_address_;
   boost::beast::flat_buffer client_buffer_;   // read from the client, not yet parsed (pipelined requests wait here)
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
@@ -152,7 +157,7 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
     if (!started && s_.drain.requested) co_return HeaderOutcome::closed;
     // Only a client that has sent nothing of its next request may be cut off by a drain (begin_drain).
     s_.drain.idle = !started;
-    auto [ec, n] = co_await s_.client.async_read_some(client_buffer_.prepare(kReadSize), use_tuple);
+    auto [ec, n] = co_await client_reader_.read_some(client_buffer_.prepare(kReadSize));
     s_.drain.idle = false;
     client_buffer_.commit(n);
     if (deadline_->expired) co_return HeaderOutcome::timed_out;
@@ -190,6 +195,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     co_return false;
   }
   hold_target(leased);
+  backend_reader_.restart(checkout_.drained);
   bool retried = false;
 
   std::optional<ResponseParser> response;
@@ -215,6 +221,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       discard_connection();
       if (co_await upstream_.dial_fresh(s_.backend, target)) {
         checkout_ = {};
+        backend_reader_.restart(false);
         continue;
       }
     }
@@ -238,7 +245,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     strip_hop_by_hop(parsed.get(), wants_upgrade);
     append_via(parsed.get(), parsed.get().version());
     std::uint64_t written = 0;
-    const Flow answer = co_await stream_message(s_.backend, backend_buffer_, parsed, s_.client, written);
+    const Flow answer = co_await stream_message(backend_reader_, backend_buffer_, parsed, s_.client, written);
     s_.bytes.to_client += written;
     if (answer != Flow::done) {
       drop_backend();
@@ -266,7 +273,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
 boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request, std::optional<ResponseParser>& response,
                                                          bool& nothing_received) {
   response.reset();
-  const Flow sent = co_await stream_message(s_.client, client_buffer_, request, s_.backend, s_.bytes.to_backend);
+  const Flow sent = co_await stream_message(client_reader_, client_buffer_, request, s_.backend, s_.bytes.to_backend);
   if (sent == Flow::source_failed || sent == Flow::source_malformed) {
     // The client's body broke off or was malformed (a bad chunk size): the backend holds half a request.
     if (sent == Flow::source_malformed) {
@@ -291,8 +298,7 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
     response->body_limit(boost::none);
     // No body follows the header of an answer to HEAD, nor of a successful CONNECT (the tunnel starts there).
     if (head || connect) response->skip(true);
-    auto [ec, n] = co_await bhttp::async_read_header(s_.backend, backend_buffer_, *response, use_tuple);
-    if (ec) {
+    if (const auto ec = co_await read_header(backend_reader_, backend_buffer_, *response)) {
       nothing_received = ec == bhttp::error::end_of_stream || ec == boost::asio::error::connection_reset;
       response.reset();
       co_return false;
@@ -309,7 +315,7 @@ boost::asio::awaitable<bool> ClientSession::send_request(RequestParser& request,
     // 100 Continue, 103 Early Hints: passed on; the final response follows on the same connection.
     strip_hop_by_hop(response->get(), false);
     std::uint64_t written = 0;
-    const Flow interim = co_await stream_message(s_.backend, backend_buffer_, *response, s_.client, written);
+    const Flow interim = co_await stream_message(backend_reader_, backend_buffer_, *response, s_.client, written);
     s_.bytes.to_client += written;
     if (interim != Flow::done) co_return false;
   }
@@ -336,7 +342,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   }
   std::uint64_t written = 0;
   const Flow flow =
-      co_await stream_message(s_.backend, backend_buffer_, response, s_.client, written, unchunk);
+      co_await stream_message(backend_reader_, backend_buffer_, response, s_.client, written, unchunk);
   s_.bytes.to_client += written;
   if (flow != Flow::done) {
     // The backend broke off or sent garbage after the header (too late for a 502), or the client left.
@@ -348,6 +354,7 @@ boost::asio::awaitable<bool> ClientSession::deliver_response(ResponseParser& res
   // Reusable only if this exchange ended exactly at a message boundary on both sides of the backend connection.
   const bool reusable = request_sent_whole && backend_keep_alive && response.is_done() && backend_buffer_.size() == 0;
   if (reusable) {
+    checkout_.drained = backend_reader_.proven_empty();
     upstream_.give_back(std::move(s_.backend), *s_.target, pool::Reuse::reusable, checkout_);
     release_target();
     checkout_ = {};

@@ -4,6 +4,7 @@
 
 #include "poolgate/http/fields.hpp"
 #include "poolgate/relay/relay.hpp"
+#include "poolgate/relay/socket_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/assert.hpp>
@@ -125,6 +126,30 @@ inline boost::beast::http::basic_fields<RecyclingAllocator<char>>::writer header
 template <bool isRequest>
 using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, RecyclingAllocator<char>>;
 
+// Reads until `parser` has a whole header (what came after it stays in `buffer`), as Beast's async_read_header
+// would, but through `from`. Fails with Beast's end_of_stream when the peer closed before sending anything, with
+// partial_message when it closed mid-header, or with the parser's or the read's error.
+template <bool isRequest>
+boost::asio::awaitable<boost::system::error_code> read_header(relay::SocketReader& from,
+                                                              boost::beast::flat_buffer& buffer,
+                                                              StreamingParser<isRequest>& parser) {
+  namespace bhttp = boost::beast::http;
+  for (;;) {
+    if (buffer.size() > 0) {
+      boost::system::error_code ec;
+      buffer.consume(parser.put(buffer.data(), ec));
+      if (parser.is_header_done()) co_return boost::system::error_code();
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+    }
+    auto [ec, n] = co_await from.read_some(buffer.prepare(kReadSize));
+    if (ec == boost::asio::error::eof) {
+      co_return parser.got_some() || buffer.size() > 0 ? bhttp::error::partial_message : bhttp::error::end_of_stream;
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
 // Writes the (already edited) header of the message `parser` holds, then streams its body from `from` to `to` as
 // it arrives, framed as the parser read it (not as the header's fields might be read): chunked stays chunked, a
 // length stays a length. `unchunk`: the body goes out as it is, ended by the close, for an HTTP/1.0 client whose
@@ -133,11 +158,10 @@ using StreamingParser = boost::beast::http::parser<isRequest, boost::beast::http
 // buffer of its own. Bytes already buffered are parsed at once (Beast's async_read_some would take an extra
 // loop turn for them): a small message whose body came with its header leaves in one send.
 template <bool isRequest>
-boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, boost::beast::flat_buffer& from_buffer,
+boost::asio::awaitable<Flow> stream_message(relay::SocketReader& from, boost::beast::flat_buffer& from_buffer,
                                             StreamingParser<isRequest>& parser, boost::asio::ip::tcp::socket& to,
                                             std::uint64_t& written, bool unchunk = false) {
   namespace bhttp = boost::beast::http;
-  constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
   constexpr std::size_t kSizeLine = 2 * sizeof(std::size_t) + 2;  // the longest "<size in hex>\r\n"
   constexpr std::size_t kMinWindow = 4096;  // less room than this for body bytes: send what is gathered first
   auto& message = parser.get();
@@ -195,7 +219,7 @@ boost::asio::awaitable<Flow> stream_message(boost::asio::ip::tcp::socket& from, 
     int failure = gather.send_now(to, written);
     if (failure == 0 && gather.unsent()) failure = co_await gather.send_rest(to, written);
     if (failure != 0) co_return Flow::destination_failed;
-    auto [read_ec, n] = co_await from.async_read_some(from_buffer.prepare(kReadSize), use_tuple);
+    auto [read_ec, n] = co_await from.read_some(from_buffer.prepare(kReadSize));
     from_buffer.commit(n);
     if (read_ec == boost::asio::error::eof && parser.got_some()) {
       parser.put_eof(read_ec);  // a body delimited by the close ends here; any other was cut short

@@ -50,6 +50,7 @@ struct EndpointPool::IdleConnection {
     connected_at = idle_since = IdleClock::now();
     in_pool = true;
     used = false;
+    drained = false;
     watching = false;
   }
   boost::asio::ip::tcp::socket socket;
@@ -57,6 +58,7 @@ struct EndpointPool::IdleConnection {
   IdleClock::time_point idle_since = connected_at;
   bool in_pool = true;   // false once taken or evicted: a late watcher completion must then do nothing
   bool used = false;     // came back through release(): it has served requests before
+  bool drained = false;  // Checkout::drained, as release() was told
   bool watching = false;
 };
 
@@ -103,7 +105,7 @@ bool EndpointPool::acquire(boost::asio::ip::tcp::socket& into, Checkout* checkou
     }
     ++counters_.hits;
     early_closes_ = 0;
-    if (checkout) *checkout = Checkout{true, connection->used};
+    if (checkout) *checkout = Checkout{true, connection->used, connection->drained};
     if (settings_.replace_taken) {
       backend_->release_pool_slot();
       refill_soon();
@@ -127,7 +129,7 @@ void EndpointPool::release(boost::asio::ip::tcp::socket&& socket, Reuse reuse, C
   if (holds_slot) --lent_;
   if (reuse == Reuse::reusable && !closed_ && (!settings_.poll_on_handout || usable_now(socket)) &&
       (holds_slot || backend_->try_reserve_pool_slot(static_cast<int>(settings_.max_per_endpoint)))) {
-    adopt(std::move(socket), true);
+    adopt(std::move(socket), true, checkout.drained);
     return;
   }
   if (holds_slot) backend_->release_pool_slot();
@@ -205,7 +207,7 @@ void EndpointPool::recycle(IdleConnectionPtr&& connection) {
   spare_.push_back(std::move(connection));
 }
 
-void EndpointPool::adopt(boost::asio::ip::tcp::socket&& socket, bool used) {
+void EndpointPool::adopt(boost::asio::ip::tcp::socket&& socket, bool used, bool drained) {
   IdleConnectionPtr connection;
   if (spare_.empty()) {
     connection = std::make_shared<IdleConnection>(std::move(socket));
@@ -215,6 +217,7 @@ void EndpointPool::adopt(boost::asio::ip::tcp::socket&& socket, bool used) {
     connection->hold(std::move(socket));
   }
   connection->used = used;
+  connection->drained = drained;
   idle_.push_back(std::move(connection));
   counters_.idle.set(static_cast<std::int64_t>(idle_.size()));
   if (used ? settings_.watch_lazily : settings_.watch_fresh_lazily) {

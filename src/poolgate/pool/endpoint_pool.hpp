@@ -83,6 +83,9 @@ struct PoolCounters {
 struct Checkout {
   bool from_pool = false;    // an acquire() hit (HTTP mode: it still holds its budget slot)
   bool used_before = false;  // it had come back through release() after serving earlier requests
+  // Its last reader left it provably empty (relay::SocketReader::proven_empty): the next read may go straight to
+  // waiting. Set by the caller before release(); kept with the idle connection and handed out with it.
+  bool drained = false;
 };
 
 // What the caller may do with a connection it is done with. TCP mode always discards: a socket that carried
@@ -132,7 +135,7 @@ class EndpointPool : public std::enable_shared_from_this<EndpointPool> {
   struct IdleConnection;
   using IdleConnectionPtr = std::shared_ptr<IdleConnection>;
 
-  void adopt(boost::asio::ip::tcp::socket&& socket, bool used);
+  void adopt(boost::asio::ip::tcp::socket&& socket, bool used, bool drained = false);
   // Keeps a record taken out of idle_ for the next adopt(), unless a watcher's handler still holds it.
   void recycle(IdleConnectionPtr&& connection);
   bool usable_now(boost::asio::ip::tcp::socket& socket) const;

@@ -1,6 +1,7 @@
 #include "poolgate/relay/relay.hpp"
 
 #include "poolgate/relay/drained_wait.hpp"
+#include "poolgate/relay/socket_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -118,36 +119,6 @@ void make_non_blocking(tcp::socket& socket) {
   if (socket.native_non_blocking()) return;
   boost::system::error_code ignored;
   socket.native_non_blocking(true, ignored);
-}
-
-// What a recv() brought, and whether it left the socket empty: TCP_INQ (set on every relayed socket, see
-// pool::set_client_socket_options) reports the bytes still queued after the read, and counts a pending FIN as one.
-struct Received {
-  ssize_t size = 0;
-  bool empty_known = false;  // false when the kernel sent no TCP_INQ answer (an old kernel, a refused option)
-  bool emptied = false;
-};
-
-Received receive(int fd, char* buffer, std::size_t capacity) {
-  iovec slice{buffer, capacity};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr message{};
-  message.msg_iov = &slice;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  Received received;
-  received.size = ::recvmsg(fd, &message, MSG_DONTWAIT);
-  if (received.size <= 0) return received;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == IPPROTO_TCP && header->cmsg_type == TCP_CM_INQ) {
-      int queued = 0;
-      std::memcpy(&queued, CMSG_DATA(header), sizeof queued);
-      received.empty_known = true;
-      received.emptied = queued == 0;
-    }
-  }
-  return received;
 }
 
 }  // namespace
