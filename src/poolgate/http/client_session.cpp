@@ -107,7 +107,10 @@ boost::asio::awaitable<bool> ClientSession::run() {
   for (;;) {
     RequestParser request;
     prepare_request_parser(request);
-    switch (co_await read_request_header(request)) {
+    const HeaderOutcome outcome = co_await read_request_header(request);
+    // The header timeout bounds the client's header, not the refusal poolgate writes after it.
+    disarm(*deadline_);
+    switch (outcome) {
       case HeaderOutcome::ready:
         break;
       case HeaderOutcome::closed:
@@ -145,10 +148,7 @@ boost::asio::awaitable<ClientSession::HeaderOutcome> ClientSession::read_request
       client_buffer_.consume(consumed);
       if (step == HeaderStep::malformed) co_return HeaderOutcome::malformed;
       if (step == HeaderStep::too_large) co_return HeaderOutcome::too_large;
-      if (step == HeaderStep::ready) {
-        disarm(*deadline_);
-        co_return HeaderOutcome::ready;
-      }
+      if (step == HeaderStep::ready) co_return HeaderOutcome::ready;
       if (!started) {
         started = true;
         arm(deadline_, settings_.header_timeout);
