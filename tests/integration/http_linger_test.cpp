@@ -73,6 +73,27 @@ TEST_F(HttpLingerTest, A400WithMoreBytesBehindTheRefusedHeaderArrivesWholeAndThe
   EXPECT_EQ(backend_.requests_served(), 0u);
 }
 
+TEST_F(HttpLingerTest, ARefusedHeaderThatWokeAWaitingReadIsStillReadToItsEndBeforeTheClose) {
+  HttpConnection client = connect_http();
+  // A first exchange, after which poolgate has read the connection empty and waits for its next edge.
+  ASSERT_TRUE(client.send_raw("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto first = client.read_response();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->result(), bhttp::status::ok);
+  // One edge brings more than poolgate reads at once (16 KiB), after its wait took the reactor's "may be
+  // readable" hint: the lingering close must read the rest without counting on a later edge (on Linux the ACK of
+  // its FIN happens to bring one), or it closes with bytes unread, which sends a reset.
+  EXPECT_TRUE(client.send_raw(kMalformed + std::string(30 * 1024, 'x'))) << "poolgate reset while we sent";
+  const auto refusal = client.read_response();
+  ASSERT_TRUE(refusal.has_value()) << "the 400 was lost";
+  EXPECT_EQ(refusal->result(), bhttp::status::bad_request);
+  const PeerEnd end = client.wait_for_end(kLingerTime + 3s);
+  EXPECT_EQ(end, PeerEnd::eof) << describe(end);
+  // The FIN comes first either way; unread bytes would turn the close at the linger's end into a reset.
+  EXPECT_FALSE(client.reset_within(kLingerTime + 1s)) << "poolgate closed with the refused bytes unread";
+  EXPECT_EQ(backend_.requests_served(), 1u);
+}
+
 TEST_F(HttpLingerTest, ARequestPipelinedBehindAConnectionCloseAnswerDoesNotResetTheAnswer) {
   HttpConnection client = connect_http();
   // The second request is big enough that part of it is still in poolgate's socket when the first is answered.

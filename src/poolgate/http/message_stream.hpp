@@ -138,8 +138,9 @@ boost::asio::awaitable<boost::system::error_code> read_header(relay::SocketReade
     if (buffer.size() > 0) {
       boost::system::error_code ec;
       buffer.consume(parser.put(buffer.data(), ec));
-      if (parser.is_header_done()) co_return boost::system::error_code();
+      // The error first: a header the parser rejects at its end (a body limit, say) is marked done all the same.
       if (ec && ec != bhttp::error::need_more) co_return ec;
+      if (parser.is_header_done()) co_return boost::system::error_code();
     }
     auto [ec, n] = co_await from.read_some(buffer.prepare(kReadSize));
     if (ec == boost::asio::error::eof) {
