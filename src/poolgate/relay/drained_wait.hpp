@@ -42,14 +42,10 @@ namespace poolgate::relay {
 // event since registration was consumed by that read) and is declined: without that, each new connection spends
 // a read on EAGAIN per direction.
 namespace asio_access {
-// An explicit instantiation may name a protected member; the friend it defines hands the member pointer out.
+// A protected member, reached as asio_internals.hpp explains.
 struct TaskResult {
   using type = unsigned int boost::asio::detail::scheduler_operation::*;
-  friend type task_result_member(TaskResult);
-};
-template <class Tag, typename Tag::type Member>
-struct Grant {
-  friend typename Tag::type task_result_member(Tag) { return Member; }
+  friend type member_of(TaskResult);
 };
 template struct Grant<TaskResult, &boost::asio::detail::scheduler_operation::task_result_>;
 }  // namespace asio_access
@@ -60,9 +56,10 @@ class DrainedWait {
       : reactor_(&boost::asio::use_service<boost::asio::detail::reactor>(
             boost::asio::query(executor, boost::asio::execution::context))) {}
 
-  // Completes with (error, must_read_until_eagain).
-  template <class CompletionToken>
-  auto async_wait_readable(boost::asio::ip::tcp::socket& socket, bool after_eagain, CompletionToken&& token) {
+  // Completes with (error, must_read_until_eagain). `socket` is a tcp::socket, or a tcp::acceptor whose accept4()
+  // said EAGAIN (a listener has no reset to miss: must_read_until_eagain is then meaningless).
+  template <class Socket, class CompletionToken>
+  auto async_wait_readable(Socket& socket, bool after_eagain, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, bool)>(
         [this, &socket, after_eagain](auto handler) { start(socket, after_eagain, std::move(handler)); }, token);
   }
@@ -76,7 +73,7 @@ class DrainedWait {
   static unsigned int events_being_handled(boost::asio::detail::reactor::per_descriptor_data state) {
     // A C-style cast may convert to a private base class.
     auto* as_operation = (boost::asio::detail::scheduler_operation*)(state);
-    return as_operation->*task_result_member(asio_access::TaskResult{});
+    return as_operation->*member_of(asio_access::TaskResult{});
   }
 
   template <class Handler>
@@ -122,8 +119,8 @@ class DrainedWait {
     friend class DrainedWait;
   };
 
-  template <class Handler>
-  void start(boost::asio::ip::tcp::socket& socket, bool after_eagain, Handler handler) {
+  template <class Socket, class Handler>
+  void start(Socket& socket, bool after_eagain, Handler handler) {
     using Op = Operation<Handler>;
     auto& implementation = socket_internals(socket);
     typename Op::Allocator allocator;

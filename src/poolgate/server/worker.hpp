@@ -21,6 +21,10 @@
 #include <memory>
 #include <unordered_map>
 
+namespace poolgate::relay {
+class DrainedWait;
+}
+
 namespace poolgate::server {
 
 class Worker : private http::Upstream {
@@ -64,7 +68,8 @@ class Worker : private http::Upstream {
   // (holding the slot, released when its connection ends) and its address into `peer`. Clients beyond the cap
   // wait in the kernel's listen backlog.
   boost::asio::awaitable<boost::system::error_code> accept_next(boost::asio::ip::tcp::socket& client,
-                                                                boost::asio::ip::tcp::endpoint& peer);
+                                                                boost::asio::ip::tcp::endpoint& peer,
+                                                                relay::DrainedWait& backlog_wait);
   boost::asio::awaitable<void> wait_for_free_slot();
   // Any thread (a ConnectionLimit waker): makes a worker waiting for a slot look again.
   void wake_if_waiting_for_slot();

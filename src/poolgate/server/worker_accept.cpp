@@ -4,6 +4,7 @@
 
 #include "poolgate/pool/dialer.hpp"
 #include "poolgate/relay/asio_internals.hpp"
+#include "poolgate/relay/drained_wait.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -76,10 +77,11 @@ boost::asio::awaitable<void> Worker::accept_loop() {
   bool exhausted = false;
   Clock::time_point last_exhaustion{};
   std::uint64_t refused_in_episode = 0;
+  relay::DrainedWait backlog_wait(context_.get_executor());
   while (accepting_) {
     tcp::socket client(context_);
     tcp::endpoint peer;
-    const boost::system::error_code ec = co_await accept_next(client, peer);
+    const boost::system::error_code ec = co_await accept_next(client, peer, backlog_wait);
     if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
     if (pool::is_local_resource_exhaustion(ec)) {
       ++stats_.accept_pauses_out_of_descriptors;
@@ -105,14 +107,17 @@ boost::asio::awaitable<void> Worker::accept_loop() {
   }
 }
 
-boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socket& client, tcp::endpoint& peer) {
+boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socket& client, tcp::endpoint& peer,
+                                                                     relay::DrainedWait& backlog_wait) {
   // Clients are accepted straight away while the backlog has some (one syscall each, no trip through the
   // reactor); a readiness wait is armed only once accept4() says the backlog is empty. A burst is taken a batch
-  // at a time so that the connections already open get their turn in between.
+  // at a time so that the connections already open get their turn in between. The wait follows the EAGAIN with
+  // no suspension in between, so it needs no epoll_ctl(MOD) re-arming the listener as Asio's async_wait would
+  // (one per empty backlog, about every other connection under load; see relay/drained_wait.hpp).
   bool backlog_empty = false;
   while (accepting_) {
     if (backlog_empty) {
-      auto [ec] = co_await acceptor_->async_wait(tcp::acceptor::wait_read, use_tuple);
+      auto [ec, ignored] = co_await backlog_wait.async_wait_readable(*acceptor_, /*after_eagain=*/true, use_tuple);
       if (ec) co_return ec;
       backlog_empty = false;
       accepted_in_batch_ = 0;
