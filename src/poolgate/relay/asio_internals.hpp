@@ -18,25 +18,18 @@ inline auto& socket_internals(boost::asio::ip::tcp::socket& socket) {
 }
 
 // Private members are reached through an explicit instantiation, which may name them: the friend function it
-// defines hands the member pointer out. A Tag names the member's type and declares member_of(Tag).
+// defines hands the member pointer out. A Tag names the member's type and declares member_of(Tag). Each
+// instantiation lives in one .cpp file: a program may hold only one.
 namespace asio_access {
 template <class Tag, typename Tag::type Member>
 struct Grant {
   friend typename Tag::type member_of(Tag) { return Member; }
 };
-
-struct AcceptorImplementation {
-  using type = boost::asio::detail::io_object_impl<boost::asio::detail::reactive_socket_service<boost::asio::ip::tcp>,
-                                                   boost::asio::any_io_executor> boost::asio::ip::tcp::acceptor::*;
-  friend type member_of(AcceptorImplementation);
-};
-template struct Grant<AcceptorImplementation, &boost::asio::ip::tcp::acceptor::impl_>;
 }  // namespace asio_access
 
-// The same for a listening socket, whose implementation is private rather than protected.
-inline auto& socket_internals(boost::asio::ip::tcp::acceptor& acceptor) {
-  return (acceptor.*member_of(asio_access::AcceptorImplementation{})).get_implementation();
-}
+// The same for a listening socket, whose implementation is private rather than protected (asio_internals.cpp).
+boost::asio::detail::reactive_socket_service<boost::asio::ip::tcp>::implementation_type& socket_internals(
+    boost::asio::ip::tcp::acceptor& acceptor);
 
 // Asio marks every accepted socket "possibly duplicated", and so removes it from epoll with an explicit
 // EPOLL_CTL_DEL before closing it (a dup'ed descriptor would keep the registration alive). poolgate never

@@ -41,15 +41,6 @@ namespace poolgate::relay {
 // speculative hint the reactor holds is then stale (it sets one for every socket when registering it, and any
 // event since registration was consumed by that read) and is declined: without that, each new connection spends
 // a read on EAGAIN per direction.
-namespace asio_access {
-// A protected member, reached as asio_internals.hpp explains.
-struct TaskResult {
-  using type = unsigned int boost::asio::detail::scheduler_operation::*;
-  friend type member_of(TaskResult);
-};
-template struct Grant<TaskResult, &boost::asio::detail::scheduler_operation::task_result_>;
-}  // namespace asio_access
-
 class DrainedWait {
  public:
   explicit DrainedWait(const boost::asio::any_io_executor& executor)
@@ -70,11 +61,8 @@ class DrainedWait {
 
   // The epoll events the reactor is handling for a socket: while perform_io() runs, its descriptor state (which
   // derives privately from scheduler_operation) holds them in the protected task_result_.
-  static unsigned int events_being_handled(boost::asio::detail::reactor::per_descriptor_data state) {
-    // A C-style cast may convert to a private base class.
-    auto* as_operation = (boost::asio::detail::scheduler_operation*)(state);
-    return as_operation->*member_of(asio_access::TaskResult{});
-  }
+  // (Defined in drained_wait.cpp, with the one explicit instantiation that reaches the member.)
+  static unsigned int events_being_handled(boost::asio::detail::reactor::per_descriptor_data state);
 
   template <class Handler>
   class Operation : public boost::asio::detail::reactor_op {
