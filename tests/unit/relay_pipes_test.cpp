@@ -1,11 +1,15 @@
-// Covers relay::relay's use of the pipe pool: small messages are copied, streams spliced, and a connection holds
-// a pipe only while a stream is in flight.
+// Covers relay::relay's use of the pipe pool: small messages are copied, streams spliced, a connection holds a
+// pipe only while a stream is in flight, and a relay torn down mid-stream leaves no pipe open.
 #include "relay_pair.hpp"
+#include "support/proc_stats.hpp"
 
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+
+#include <unistd.h>
 
 namespace poolgate::relay {
 namespace {
@@ -54,6 +58,36 @@ TEST_F(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone
   ASSERT_TRUE(unit::run_until(io, [&] { return finished; }));
   EXPECT_EQ(totals.to_backend, 11u + stream.size());
   EXPECT_EQ(pipes.in_use(), 0u);
+}
+
+// A worker's pipe pool is destroyed before its event loop, and the event loop destroys the relays' suspended
+// directions. One that held a pipe with a stream in it must close that pipe itself.
+TEST(RelayTeardown, ADirectionDestroyedMidStreamWithItsEventLoopClosesItsPipe) {
+  const long descriptors_before = poolgate::test::open_descriptors(::getpid());
+  {
+    auto io = std::make_unique<unit::asio::io_context>();
+    auto client_side = std::make_unique<unit::SocketPair>(unit::connected_pair(*io));
+    auto backend_side = std::make_unique<unit::SocketPair>(unit::connected_pair(*io));
+    auto pipes = std::make_unique<PipePool>();
+    RelayTotals totals;
+    spawn_relay(nullptr, client_side->server, backend_side->client, *pipes, totals, {});
+    // The backend reads nothing: the stream fills its socket buffers and then the pipe, and the relay waits to
+    // write with bytes in the pipe.
+    const std::string stream(16 << 20, 'x');
+    boost::asio::async_write(client_side->client, boost::asio::buffer(stream),
+                             [](boost::system::error_code, std::size_t) {});
+    ASSERT_TRUE(unit::run_until(*io, [&] { return pipes->in_use() == 1 && totals.to_backend > 0; }))
+        << "the stream never went through a pipe";
+    unit::run_for(*io, 50ms);
+    ASSERT_EQ(pipes->in_use(), 1u) << "the relay no longer holds a pipe";
+    // The order a worker is torn down in: the pool, then the sockets (their waits cancelled but not run), then
+    // the event loop with the suspended directions.
+    pipes.reset();
+    client_side.reset();
+    backend_side.reset();
+    io.reset();
+  }
+  EXPECT_EQ(poolgate::test::open_descriptors(::getpid()), descriptors_before) << "descriptors left open by the torn-down relay";
 }
 
 }  // namespace

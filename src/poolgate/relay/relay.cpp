@@ -153,12 +153,26 @@ boost::asio::awaitable<int> send_rest(tcp::socket& to, const char* data, std::si
 
 namespace {
 
+// The pipe a direction holds while a stream flows. The direction gives it back to the pool when it waits or
+// ends; a direction whose frame is destroyed mid-stream instead (its event loop torn down with connections
+// open) may outlive the pool, so the pipe's descriptors are closed here then.
+struct HeldPipe {
+  std::optional<Pipe> pipe;
+  HeldPipe() = default;
+  HeldPipe(const HeldPipe&) = delete;
+  HeldPipe& operator=(const HeldPipe&) = delete;
+  ~HeldPipe() {
+    if (pipe) PipePool::close_pipe(*pipe);
+  }
+};
+
 // Moves one direction until it ends. A connection holds a pipe only while a stream flows; before it waits for the
 // source, the (empty) pipe goes back to the thread's cache. Idle connections (watches, most of a node's) then
 // cost two descriptors, not six.
 boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePool& pipes, DrainedWait& drained,
                                      std::uint64_t& moved, RelayState& state) {
-  std::optional<Pipe> pipe;
+  HeldPipe held;
+  std::optional<Pipe>& pipe = held.pipe;
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;
   bool streaming = false;  // splice() through a pipe rather than recv()/send() through the scratch buffer
@@ -275,7 +289,7 @@ boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePoo
       break;
     }
   }
-  if (pipe) pipes.release(*pipe, in_pipe == 0);
+  if (pipe) pipes.release(*std::exchange(pipe, std::nullopt), in_pipe == 0);
   pass_on(ending, from, to, state);
 }
 
