@@ -110,16 +110,24 @@ boost::asio::awaitable<void> Worker::serve(tcp::socket client, tcp::endpoint pee
   const SessionList::iterator registration = enlist(session);
   admin::LocalGauge& endpoint_active = stats_.endpoint(session.target->key).active;
   endpoint_active.add(1);
+  auto end_of_relay = [this, &session, registration, &endpoint_active] {
+    delist(registration);
+    endpoint_active.add(-1);
+    // The connection carried this client's bytes, so it never goes back to the pool.
+    if (pool::EndpointPool* pool = pool_for(*session.target)) {
+      pool->release(std::move(session.backend), pool::Reuse::discard);
+    }
+  };
   // This coroutine ends here; the relay keeps the connection.
-  relay::spawn_relay(connection, session.client, session.backend, pipes_, session.bytes,
-                     [this, &session, registration, &endpoint_active] {
-                       delist(registration);
-                       endpoint_active.add(-1);
-                       // The connection carried this client's bytes, so it never goes back to the pool.
-                       if (pool::EndpointPool* pool = pool_for(*session.target)) {
-                         pool->release(std::move(session.backend), pool::Reuse::discard);
-                       }
-                     });
+  try {
+    relay::spawn_relay(connection, session.client, session.backend, pipes_, session.bytes, end_of_relay);
+  } catch (...) {
+    // Out of memory part-way: a direction already started never sees its partner end, so end_of_relay would
+    // never run, and the session list would keep a pointer to this session after it is freed.
+    session.close();
+    end_of_relay();
+    throw;
+  }
 }
 
 boost::asio::awaitable<void> Worker::serve_http(Session& session) {
