@@ -3,6 +3,7 @@
 // descriptors without a cap, open connections keep flowing and serving resumes when descriptors free up.
 #include "faults/support/fault_fixture.hpp"
 
+#include <csignal>
 #include <iostream>
 
 namespace poolgate::test {
@@ -126,11 +127,19 @@ TEST_F(LimitsTest, OutOfDescriptorsOpenConnectionsKeepFlowingAndEveryClientIsSer
   constexpr std::size_t kClients = 60;
   auto backend = start_echo_server();
   start_proxy_with_descriptor_limit(kDescriptorLimit, endpoint_args({backend.get()}));
+  // The clients arrive as one burst: poolgate is stopped while they connect (the kernel completes each
+  // handshake into the listen backlog). Arriving one at a time, each could be accepted and turned away (its
+  // backend dial finding no descriptor) before the next came, and the accept itself would never run out.
+  proxy().send_signal(SIGSTOP);
   std::vector<std::optional<Client>> clients;
   for (std::size_t i = 0; i < kClients; ++i) {
     clients.emplace_back(connect_client());
-    ASSERT_TRUE(clients.back()->send_all(payload_of(i)));
+    if (!clients.back()->send_all(payload_of(i))) {
+      proxy().send_signal(SIGCONT);
+      FAIL() << "client " << i << " could not send while poolgate was stopped";
+    }
   }
+  proxy().send_signal(SIGCONT);
   ASSERT_TRUE(proxy().wait_for_log(kOutOfDescriptors, 5s)) << "descriptors never ran out";
   // Sort the clients: served (relayed now), turned away (closed: their backend dial found no descriptor), or
   // still waiting in the backlog.
