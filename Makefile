@@ -19,7 +19,7 @@ build: deps
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	@bash scripts/ctest.sh $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 300
 
 # 10,000 concurrent connections, then a minute of mixed traffic with endpoint changes (tests/soak); prints the
 # figures and fails on any failed client connection. POOLGATE_SOAK_SECONDS=N shortens or lengthens the minute.
@@ -29,16 +29,16 @@ soak: build
 test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
-	@cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 ctest --output-on-failure -j $(JOBS) --timeout 600
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1 \
+	  bash scripts/ctest.sh $(SANITIZE_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
 # TSan's first report ends the process with status 66. Integration tests run build-tsan/poolgate as a child, which
 # inherits TSAN_OPTIONS; the test fixture stops it at the end of every test and fails the test on status 66.
 test-tsan: deps
 	@cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPOOLGATE_TSAN=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(TSAN_DIR) -j $(JOBS)
-	@cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 600
+	@TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+	  bash scripts/ctest.sh $(TSAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
 # Every libFuzzer target in fuzz/ (clang, ASan + UBSan) for FUZZ_SECONDS each; any crash, leak or timeout fails.
 fuzz:
