@@ -126,7 +126,10 @@ TEST_F(LimitsTest, OutOfDescriptorsOpenConnectionsKeepFlowingAndEveryClientIsSer
   constexpr rlim_t kDescriptorLimit = 96;
   constexpr std::size_t kClients = 60;
   auto backend = start_echo_server();
-  start_proxy_with_descriptor_limit(kDescriptorLimit, endpoint_args({backend.get()}));
+  // One worker, so that it alone meets the burst below: it accepts a batch of 32, lets those clients dial their
+  // backends (a descriptor each), and then runs out in its next accepts. Two workers would each take their
+  // ~30 clients in one batch, and only the backend dials would run out.
+  start_proxy_with_descriptor_limit(kDescriptorLimit, endpoint_args({backend.get()}) + Args{"--threads", "1"});
   // The clients arrive as one burst: poolgate is stopped while they connect (the kernel completes each
   // handshake into the listen backlog). Arriving one at a time, each could be accepted and turned away (its
   // backend dial finding no descriptor) before the next came, and the accept itself would never run out.

@@ -11,6 +11,7 @@
 #include "poolgate/relay/pipe_pool.hpp"
 #include "poolgate/relay/relay.hpp"
 #include "poolgate/server/connection_limit.hpp"
+#include "poolgate/server/descriptor_shortage.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -95,6 +96,8 @@ class Worker : private http::Upstream {
   void close_sessions_of_removed_backends();
   void schedule_sweep();
   void report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error);
+  // A client's backend dial found no free descriptor: not the endpoint's fault, but a shortage to report.
+  void note_dial_out_of_descriptors(const balance::Backend& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
   // Adds `session` to those this worker drains, closes and publishes byte counts for; delist() takes it off
   // again, its last bytes counted.
@@ -124,6 +127,7 @@ class Worker : private http::Upstream {
   bool accepting_ = false;
   unsigned accepted_in_batch_ = 0;  // clients accept_next() took since the loop last let other work run
   bool draining_ = false;
+  DescriptorShortage descriptor_shortage_;
   admin::WorkerStats stats_;
   boost::asio::steady_timer bytes_timer_;
 };

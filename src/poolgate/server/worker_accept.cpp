@@ -70,13 +70,6 @@ void Worker::start_accepting() {
 }
 
 boost::asio::awaitable<void> Worker::accept_loop() {
-  // Under sustained exhaustion accepts alternate between failing and succeeding every pause; one warning per
-  // episode, an episode ending only after a quiet spell, keeps that from becoming a log storm.
-  using Clock = std::chrono::steady_clock;
-  constexpr auto kQuietSpell = std::chrono::seconds(10);
-  bool exhausted = false;
-  Clock::time_point last_exhaustion{};
-  std::uint64_t refused_in_episode = 0;
   relay::DrainedWait backlog_wait(context_.get_executor());
   while (accepting_) {
     tcp::socket client(context_);
@@ -85,22 +78,21 @@ boost::asio::awaitable<void> Worker::accept_loop() {
     if (!accepting_ || ec == boost::asio::error::operation_aborted) break;
     if (pool::is_local_resource_exhaustion(ec)) {
       ++stats_.accept_pauses_out_of_descriptors;
-      if (!exhausted) {
-        spdlog::warn("worker {}: cannot accept: {}; pausing accepts {} ms at a time while open connections continue",
+      if (descriptor_shortage_.failed(DescriptorShortage::Clock::now())) {
+        spdlog::warn("worker {}: out of descriptors: cannot accept: {}; pausing accepts {} ms at a time while open "
+                     "connections continue",
                      index_, ec.message(), kAcceptPause.count());
       }
-      exhausted = true;
-      last_exhaustion = Clock::now();
-      ++refused_in_episode;
       accept_pause_timer_.expires_after(kAcceptPause);
       co_await accept_pause_timer_.async_wait(use_tuple);
       continue;
     }
     if (ec) continue;  // the client gave up before we accepted it (ECONNABORTED and the like)
-    if (exhausted && Clock::now() - last_exhaustion > kQuietSpell) {
-      spdlog::info("worker {}: accepting normally again after {} paused accept(s)", index_, refused_in_episode);
-      exhausted = false;
-      refused_in_episode = 0;
+    if (descriptor_shortage_.active()) {
+      if (const std::uint64_t failed = descriptor_shortage_.ended(DescriptorShortage::Clock::now())) {
+        spdlog::info("worker {}: descriptors suffice again; {} accept(s) or client dial(s) failed for want of one",
+                     index_, failed);
+      }
     }
     ++stats_.accepted;
     boost::asio::co_spawn(context_, serve(std::move(client), peer), boost::asio::detached);
