@@ -133,16 +133,26 @@ TEST_F(LimitsTest, OutOfDescriptorsOpenConnectionsKeepFlowingAndEveryClientIsSer
   // The clients arrive as one burst: poolgate is stopped while they connect (the kernel completes each
   // handshake into the listen backlog). Arriving one at a time, each could be accepted and turned away (its
   // backend dial finding no descriptor) before the next came, and the accept itself would never run out.
-  proxy().send_signal(SIGSTOP);
   std::vector<std::optional<Client>> clients;
-  for (std::size_t i = 0; i < kClients; ++i) {
-    clients.emplace_back(connect_client());
-    if (!clients.back()->send_all(payload_of(i))) {
-      proxy().send_signal(SIGCONT);
-      FAIL() << "client " << i << " could not send while poolgate was stopped";
+  {
+    proxy().send_signal(SIGSTOP);
+    // Resumed however this block is left (a failed connect throws): a stopped poolgate ignores the SIGTERM
+    // that ends the test.
+    struct Resume {
+      PoolgateProcess& process;
+      ~Resume() {
+        try {
+          process.send_signal(SIGCONT);
+        } catch (const std::exception&) {  // gone already: nothing left to resume
+        }
+      }
+    } resume{proxy()};
+    for (std::size_t i = 0; i < kClients; ++i) {
+      clients.emplace_back(connect_client());
+      ASSERT_TRUE(clients.back()->send_all(payload_of(i)))
+          << "client " << i << " could not send while poolgate was stopped";
     }
   }
-  proxy().send_signal(SIGCONT);
   ASSERT_TRUE(proxy().wait_for_log(kOutOfDescriptors, 5s)) << "descriptors never ran out";
   // Sort the clients: served (relayed now), turned away (closed: their backend dial found no descriptor), or
   // still waiting in the backlog.
