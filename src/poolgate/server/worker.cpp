@@ -166,20 +166,8 @@ boost::asio::awaitable<bool> Worker::dial_fresh(tcp::socket& socket, const balan
     stats_.endpoint(backend->key).pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
     co_return true;
   }
-  if (pool::is_local_resource_exhaustion(ec)) {
-    note_dial_out_of_descriptors(*backend, ec);
-  } else {
-    report_dial_failure(backend, ec);
-  }
+  report_dial_failure(backend, ec);
   co_return false;
-}
-
-void Worker::note_dial_out_of_descriptors(const balance::Backend& backend, const boost::system::error_code& error) {
-  if (descriptor_shortage_.failed(DescriptorShortage::Clock::now())) {
-    spdlog::warn("worker {}: out of descriptors: cannot connect a client to {}: {}; such clients are closed while "
-                 "descriptors are short",
-                 index_, backend.key, error.message());
-  }
 }
 
 void Worker::give_back(tcp::socket&& socket, const balance::Backend& backend, pool::Reuse reuse,
@@ -211,12 +199,9 @@ boost::asio::awaitable<balance::BackendPtr> Worker::connect_backend(tcp::socket&
       stats.pool->connect_duration.observe(std::chrono::steady_clock::now() - dial_started);
       co_return target;
     }
-    // Out of descriptors here: every other endpoint would fail the same way, and none of them is to blame.
-    if (pool::is_local_resource_exhaustion(ec)) {
-      note_dial_out_of_descriptors(*candidate, ec);
-      break;
-    }
     report_dial_failure(target, ec);
+    // Out of descriptors here: every other endpoint would fail the same way.
+    if (pool::is_local_resource_exhaustion(ec)) break;
     if (!client.is_open()) break;  // drained or closed while we were dialing
   }
   ++stats_.rejected_no_backend;
@@ -229,6 +214,14 @@ pool::EndpointPool* Worker::pool_for(const balance::Backend& backend) {
 }
 
 void Worker::report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error) {
+  if (pool::is_local_resource_exhaustion(error)) {
+    if (descriptor_shortage_.failed(DescriptorShortage::Clock::now())) {
+      spdlog::warn("worker {}: out of descriptors: cannot connect a client to {}: {}; such clients are closed "
+                   "while descriptors are short",
+                   index_, backend->key, error.message());
+    }
+    return;
+  }
   ++stats_.endpoint(backend->key).connect_errors;
   health_.report_failure(backend, error);
 }

@@ -95,9 +95,9 @@ class Worker : private http::Upstream {
 
   void close_sessions_of_removed_backends();
   void schedule_sweep();
+  // A dial to `backend` failed. Out of descriptors is this worker's shortage, not the endpoint's fault: it is
+  // logged once per shortage. Anything else counts against the endpoint, and the health monitor is told.
   void report_dial_failure(const balance::BackendPtr& backend, const boost::system::error_code& error);
-  // A client's backend dial found no free descriptor: not the endpoint's fault, but a shortage to report.
-  void note_dial_out_of_descriptors(const balance::Backend& backend, const boost::system::error_code& error);
   pool::EndpointPool* pool_for(const balance::Backend& backend);
   // Adds `session` to those this worker drains, closes and publishes byte counts for; delist() takes it off
   // again, its last bytes counted.
