@@ -17,10 +17,10 @@ struct RelayBetweenPairs : ::testing::Test {
                           [this](std::exception_ptr) { finished = true; });
   }
 
+  PipePool pipes;  // outlives the event loop, as relay() requires
   unit::asio::io_context io;
   unit::SocketPair client_side = unit::connected_pair(io);   // client_side.client plays the client
   unit::SocketPair backend_side = unit::connected_pair(io);  // backend_side.server plays the backend
-  PipePool pipes;
   RelayTotals totals;
   bool finished = false;
 };

@@ -60,33 +60,35 @@ TEST_F(RelayPipes, SmallMessagesTakeNoPipeAStreamTakesOneAndAnIdleRelayHoldsNone
   EXPECT_EQ(pipes.in_use(), 0u);
 }
 
-// A worker's pipe pool is destroyed before its event loop, and the event loop destroys the relays' suspended
-// directions. One that held a pipe with a stream in it must close that pipe itself.
-TEST(RelayTeardown, ADirectionDestroyedMidStreamWithItsEventLoopClosesItsPipe) {
+// A worker's event loop, when destroyed, destroys the relays' suspended directions. One that held a pipe with a
+// stream in it gives the pipe back to the pool, which outlives the loop: closed, and no longer counted in use
+// (the count is the thread's budget of pipes).
+TEST(RelayTeardown, ADirectionDestroyedMidStreamWithItsEventLoopGivesItsPipeBack) {
   const long descriptors_before = poolgate::test::open_descriptors(::getpid());
+  PipePool pipes;
   {
     auto io = std::make_unique<unit::asio::io_context>();
     auto client_side = std::make_unique<unit::SocketPair>(unit::connected_pair(*io));
     auto backend_side = std::make_unique<unit::SocketPair>(unit::connected_pair(*io));
-    auto pipes = std::make_unique<PipePool>();
     RelayTotals totals;
-    spawn_relay(nullptr, client_side->server, backend_side->client, *pipes, totals, {});
+    spawn_relay(nullptr, client_side->server, backend_side->client, pipes, totals, {});
     // The backend reads nothing: the stream fills its socket buffers and then the pipe, and the relay waits to
     // write with bytes in the pipe.
     const std::string stream(16 << 20, 'x');
     boost::asio::async_write(client_side->client, boost::asio::buffer(stream),
                              [](boost::system::error_code, std::size_t) {});
-    ASSERT_TRUE(unit::run_until(*io, [&] { return pipes->in_use() == 1 && totals.to_backend > 0; }))
+    ASSERT_TRUE(unit::run_until(*io, [&] { return pipes.in_use() == 1 && totals.to_backend > 0; }))
         << "the stream never went through a pipe";
     unit::run_for(*io, 50ms);
-    ASSERT_EQ(pipes->in_use(), 1u) << "the relay no longer holds a pipe";
-    // The order a worker is torn down in: the pool, then the sockets (their waits cancelled but not run), then
-    // the event loop with the suspended directions.
-    pipes.reset();
+    ASSERT_EQ(pipes.in_use(), 1u) << "the relay no longer holds a pipe";
+    // The order a worker is torn down in: the sockets (their waits cancelled but not run), then the event loop
+    // with the suspended directions; the pool last.
     client_side.reset();
     backend_side.reset();
     io.reset();
   }
+  EXPECT_EQ(pipes.in_use(), 0u) << "the torn-down relay's pipe is still counted in use";
+  EXPECT_EQ(pipes.kept(), 0u) << "a pipe with bytes in it was kept for reuse";
   EXPECT_EQ(poolgate::test::open_descriptors(::getpid()), descriptors_before) << "descriptors left open by the torn-down relay";
 }
 

@@ -42,10 +42,10 @@ class PipePool {
   // Pipes handed out and not yet released: those carrying bytes right now.
   std::size_t in_use() const { return in_use_; }
 
-  // Closes a pipe without the pool: for a holder that outlives it (a relay torn down with its event loop).
-  static void close_pipe(Pipe pipe);
 
  private:
+  static void close_pipe(Pipe pipe);
+
   std::vector<Pipe> free_;
   std::size_t max_kept_;
   std::size_t max_total_;

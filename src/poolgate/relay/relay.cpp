@@ -154,16 +154,17 @@ boost::asio::awaitable<int> send_rest(tcp::socket& to, const char* data, std::si
 namespace {
 
 // The pipe a direction holds while a stream flows. The direction gives it back to the pool when it waits or
-// ends; a direction whose frame is destroyed mid-stream instead (its event loop torn down with connections
-// open) may outlive the pool, so the pipe's descriptors are closed here then.
+// ends; a direction that ends otherwise (an exception, or its frame destroyed with its event loop mid-stream)
+// gives it back here, as not empty: the pool closes it and counts it no longer in use.
 struct HeldPipe {
-  std::optional<Pipe> pipe;
-  HeldPipe() = default;
+  explicit HeldPipe(PipePool& pool) : pool(pool) {}
   HeldPipe(const HeldPipe&) = delete;
   HeldPipe& operator=(const HeldPipe&) = delete;
   ~HeldPipe() {
-    if (pipe) PipePool::close_pipe(*pipe);
+    if (pipe) pool.release(*pipe, false);
   }
+  PipePool& pool;
+  std::optional<Pipe> pipe;
 };
 
 // Moves one direction until it ends. A connection holds a pipe only while a stream flows; before it waits for the
@@ -171,7 +172,7 @@ struct HeldPipe {
 // cost two descriptors, not six.
 boost::asio::awaitable<void> forward(tcp::socket& from, tcp::socket& to, PipePool& pipes, DrainedWait& drained,
                                      std::uint64_t& moved, RelayState& state) {
-  HeldPipe held;
+  HeldPipe held(pipes);
   std::optional<Pipe>& pipe = held.pipe;
   std::size_t in_pipe = 0;
   Ending ending = Ending::eof;

@@ -32,6 +32,7 @@ boost::asio::awaitable<int> send_rest(boost::asio::ip::tcp::socket& to, const ch
                                       std::uint64_t& moved);
 
 // Either socket may be blocking at the OS level: the relay makes both non-blocking when a stream starts.
+// `pipes` must outlive the sockets' event loop: a direction destroyed with the loop gives its pipe back.
 // Returns when both directions have ended or either side was reset or closed from outside (closing either
 // socket from the owning thread ends the relay). Both sockets are closed on return.
 boost::asio::awaitable<void> relay(boost::asio::ip::tcp::socket& client, boost::asio::ip::tcp::socket& backend,

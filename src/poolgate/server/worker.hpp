@@ -111,12 +111,14 @@ class Worker : private http::Upstream {
   const bool http_mode_;
   balance::HealthMonitor& health_;
   ConnectionLimit& limit_;
+  // Declared before the event loop so that it outlives it: relay directions destroyed with the loop give their
+  // pipes back to it.
+  relay::PipePool pipes_;
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   balance::RoundRobin balancer_;
   std::unordered_map<const balance::Backend*, std::shared_ptr<pool::EndpointPool>> pools_;
-  relay::PipePool pipes_;
   SessionList sessions_;
   std::atomic<std::size_t> active_sessions_{0};
   boost::asio::steady_timer sweep_timer_;
