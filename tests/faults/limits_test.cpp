@@ -15,20 +15,6 @@ const std::regex kOutOfDescriptors("Too many open files");
 
 class LimitsTest : public FaultTest {
  protected:
-  // Starts poolgate with the soft descriptor limit `limit`; the test's own limit is restored afterwards.
-  PoolgateProcess& start_proxy_with_descriptor_limit(rlim_t limit, const Args& args) {
-    rlimit original{};
-    ::getrlimit(RLIMIT_NOFILE, &original);
-    rlimit lowered = original;
-    lowered.rlim_cur = limit;
-    ::setrlimit(RLIMIT_NOFILE, &lowered);
-    struct Restore {
-      rlimit limit;
-      ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
-    } restore{original};
-    return start_proxy(args);
-  }
-
   static std::string payload_of(std::size_t i) { return "client " + std::to_string(i) + " says hello\n"; }
 
   // Clients that have sent their payload, until each has its echo; a client served is closed at once, which

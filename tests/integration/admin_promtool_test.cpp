@@ -22,8 +22,7 @@ TEST_F(AdminPromtoolTest, ScrapePassesPromtoolCheckMetrics) {
   // The clients start right after one of the closing server's sweeps. A sweep that came while a client's bytes
   // were on their way to a warm socket would reset it: a close that crosses the hand-out, which no proxy can
   // see coming (README, "The pool").
-  const std::size_t sweeps = closing->sweep_count();
-  ASSERT_TRUE(wait_until([&] { return closing->sweep_count() > sweeps; }, 2s));
+  ASSERT_TRUE(closing->wait_for_next_sweep(2s));
   for (int i = 0; i < 6; ++i) {
     EXPECT_TRUE(new_connection_echoes("some bytes"));  // a client that meets the dead endpoint fails over
   }

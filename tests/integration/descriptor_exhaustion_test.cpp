@@ -3,39 +3,18 @@
 #include "poolgate_fixture.hpp"
 #include "support/proc_stats.hpp"
 
-#include <sys/resource.h>
-
 namespace poolgate::test {
 namespace {
 
 // Descriptors poolgate gets: a few dozen clients exhaust them with the pool on.
 constexpr rlim_t kDescriptorLimit = 64;
 
-class DescriptorExhaustionTest : public PoolgateTest {
- protected:
-  // The child inherits the soft limit in force when it is forked; the test's own limit is restored after.
-  PoolgateProcess& start_proxy_with_descriptor_limit(const Args& args) {
-    rlimit original{};
-    getrlimit(RLIMIT_NOFILE, &original);
-    rlimit lowered = original;
-    lowered.rlim_cur = kDescriptorLimit;
-    setrlimit(RLIMIT_NOFILE, &lowered);
-    PoolgateProcess* process = nullptr;
-    try {
-      process = &start_proxy(args);
-    } catch (...) {
-      setrlimit(RLIMIT_NOFILE, &original);
-      throw;
-    }
-    setrlimit(RLIMIT_NOFILE, &original);
-    return *process;
-  }
-};
+using DescriptorExhaustionTest = PoolgateTest;
 
 TEST_F(DescriptorExhaustionTest, NoBusyLoopNoGrowthAndServingResumesWhenDescriptorsFree) {
   auto backend = start_echo_server();
   PoolgateProcess& process =
-      start_proxy_with_descriptor_limit(endpoint_args({backend.get()}) + Args{"--threads", "1"});
+      start_proxy_with_descriptor_limit(kDescriptorLimit, endpoint_args({backend.get()}) + Args{"--threads", "1"});
 
   std::vector<Client> clients;
   for (int i = 0; i < 60; ++i) {

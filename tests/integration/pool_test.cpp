@@ -62,8 +62,7 @@ TEST_F(PoolTest, PooledConnectionsClosedByTheBackendAreNeverHandedToClients) {
   for (int round = 0; round < 4; ++round) {
     // Right after a sweep every warm connection poolgate held before it is dead, and the next sweep is
     // 200 ms away, so a client failing here got a socket the backend had already closed.
-    const std::size_t sweeps = backend->sweep_count();
-    ASSERT_TRUE(wait_until([&] { return backend->sweep_count() > sweeps; }, 2s));
+    ASSERT_TRUE(backend->wait_for_next_sweep(2s));
     for (int i = 0; i < 5; ++i) {
       EXPECT_TRUE(new_connection_echoes("round " + std::to_string(round))) << "round " << round << " client " << i;
     }

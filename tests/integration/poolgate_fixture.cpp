@@ -85,6 +85,20 @@ PoolgateProcess& PoolgateTest::start_proxy(const Args& args, const std::vector<s
   return process;
 }
 
+PoolgateProcess& PoolgateTest::start_proxy_with_descriptor_limit(rlim_t limit, const Args& args) {
+  rlimit original{};
+  ::getrlimit(RLIMIT_NOFILE, &original);
+  rlimit lowered = original;
+  lowered.rlim_cur = limit;
+  ::setrlimit(RLIMIT_NOFILE, &lowered);
+  // The child inherits the lowered limit when it is started; this process gets its own back however that ends.
+  struct Restore {
+    rlimit limit;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{original};
+  return start_proxy(args);
+}
+
 std::optional<int> PoolgateTest::run_proxy_until_exit(const Args& args, std::chrono::milliseconds timeout) {
   return launch(args).wait_exit(timeout);
 }

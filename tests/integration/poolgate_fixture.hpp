@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -39,6 +41,10 @@ class PoolgateTest : public ::testing::Test {
   // and waits for its listening line. `env` ("NAME=value") is added to the child's environment.
   // Throws if it does not come up; the log is printed by TearDown.
   PoolgateProcess& start_proxy(const Args& args, const std::vector<std::string>& env = {});
+
+  // start_proxy() with poolgate's descriptor limit (RLIMIT_NOFILE, soft) lowered to `limit`; the test process
+  // keeps its own.
+  PoolgateProcess& start_proxy_with_descriptor_limit(rlim_t limit, const Args& args);
 
   // Starts poolgate with `args` (plus the same defaults) and waits for it to exit on its own;
   // nullopt if it is still running after `timeout`.

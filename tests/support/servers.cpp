@@ -1,6 +1,7 @@
 #include "support/servers.hpp"
 
 #include "support/socket.hpp"
+#include "support/wait.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -270,6 +271,11 @@ std::unique_ptr<LoopbackServer> start_unused_closing_echo_server(std::chrono::mi
   ServerOptions options;
   options.close_unused_every = period;
   return std::make_unique<LoopbackServer>(std::move(options));
+}
+
+bool LoopbackServer::wait_for_next_sweep(std::chrono::milliseconds timeout) const {
+  const std::size_t sweeps = sweep_count();
+  return wait_until([&] { return sweep_count() > sweeps; }, timeout);
 }
 
 }  // namespace poolgate::test

@@ -43,6 +43,9 @@ class LoopbackServer {
   // Sweeps done so far, and connections they closed (see ServerOptions::close_unused_every).
   [[nodiscard]] std::size_t sweep_count() const noexcept { return sweeps_.load(); }
   [[nodiscard]] std::size_t closed_unused_count() const noexcept { return closed_unused_.load(); }
+  // Waits until the next sweep has run: a warm connection the proxy holds then is dead, or has a whole period
+  // before the next. False if none ran within `timeout`.
+  [[nodiscard]] bool wait_for_next_sweep(std::chrono::milliseconds timeout) const;
   // Connections that ended because the peer reset them (ECONNRESET), rather than with a FIN.
   [[nodiscard]] std::size_t resets_seen() const noexcept { return resets_seen_.load(); }
 
