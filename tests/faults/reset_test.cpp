@@ -13,9 +13,10 @@ constexpr std::size_t kChunkBytes = 16 * 1024;
 constexpr auto kPromptly = 2s;
 // A handful of lines at most (an "endpoint is down" would already be one too many here), never one per reset.
 constexpr std::size_t kMostNewLogLines = 3;
-// One worker thread: with several, each thread's pipe cache fills to its own peak and the total may still grow
-// in a second round. After a round poolgate may keep the relays' pipes (2 per connection, 2 descriptors each) in its per-thread
-// cache, and a refilled warm pool; a second round must then add nothing at all beyond the pool's slack.
+// After a round poolgate may keep the relays' pipes (at most 2 per connection, 2 descriptors each) in its
+// per-thread cache, as many as were in use at once, which differs from round to round; and its warm pool,
+// refilled. So its sockets must come back to their idle count (give or take the pool's slack) after every round,
+// and all its descriptors within the pipe cache on top.
 constexpr long kPipeCache = 2 * 2 * static_cast<long>(kClients);
 constexpr long kPoolMax = 4;
 constexpr long kPoolSlack = kPoolMax + 2;  // the warm pool refills (with backoff) after the backend's resets
@@ -33,6 +34,20 @@ class ResetTest : public FaultTest {
     }
     return clients;
   }
+
+  struct Leftovers {
+    long sockets;
+    long descriptors;
+  };
+  // Waits for poolgate's sockets to come back to `idle_sockets` and its descriptors to `idle_fds`, each with what
+  // it may keep (see kPipeCache), and checks that they did.
+  Leftovers wait_for_leftovers(long idle_sockets, long idle_fds) {
+    const Leftovers left{wait_sockets_at_most(idle_sockets + kPoolSlack),
+                         wait_descriptors_at_most(idle_fds + kPipeCache + kPoolSlack)};
+    EXPECT_LE(left.sockets, idle_sockets + kPoolSlack) << "sockets left behind by the reset connections";
+    EXPECT_LE(left.descriptors, idle_fds + kPipeCache + kPoolSlack) << "descriptors left behind beyond the pipe cache";
+    return left;
+  }
 };
 
 TEST_F(ResetTest, BackendResetMidStreamResetsEveryClientPromptlyWithoutLeaksOrLogStorm) {
@@ -40,8 +55,8 @@ TEST_F(ResetTest, BackendResetMidStreamResetsEveryClientPromptlyWithoutLeaksOrLo
   start_proxy(endpoint_args({backend.get()}) +
               Args{"--threads", "1", "--pool-max-per-endpoint", std::to_string(kPoolMax)});
   const long idle_fds = settled_descriptors();
+  const long idle_sockets = proxy_sockets();
   const std::size_t lines_before = log_lines();
-  std::vector<long> fds_after_round;
   for (int round = 1; round <= 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     std::vector<Client> clients = clients_mid_stream();
@@ -59,14 +74,13 @@ TEST_F(ResetTest, BackendResetMidStreamResetsEveryClientPromptlyWithoutLeaksOrLo
     EXPECT_EQ(resets, kClients) << "a backend reset reached the client as something else than a reset";
     EXPECT_LT(all_ended, kPromptly);
     clients.clear();
-    const long level = round == 1 ? idle_fds + kPipeCache + kPoolSlack : fds_after_round[0] + kPoolSlack;
-    fds_after_round.push_back(wait_descriptors_at_most(level));
-    EXPECT_LE(fds_after_round.back(), level) << "descriptors left behind by the reset connections";
+    const Leftovers left = wait_for_leftovers(idle_sockets, idle_fds);
     // A reset mid-stream says nothing about the endpoint's health: the next client is served at once.
     EXPECT_TRUE(new_connection_echoes("still serving"));
     std::cout << "[ figures  ] round " << round << ": backend reset " << kClients << " streams: all clients ended ("
-              << resets << " as resets) within " << all_ended.count() << " ms; poolgate fds idle " << idle_fds
-              << ", after " << fds_after_round.back() << "\n";
+              << resets << " as resets) within " << all_ended.count() << " ms; poolgate sockets idle "
+              << idle_sockets << ", after " << left.sockets << "; descriptors idle " << idle_fds << ", after "
+              << left.descriptors << "\n";
   }
   EXPECT_LE(log_lines() - lines_before, kMostNewLogLines) << proxy().log_text();
   std::cout << "[ figures  ] new log lines over both rounds: " << log_lines() - lines_before << "\n";
@@ -77,9 +91,9 @@ TEST_F(ResetTest, ClientResetMidStreamResetsEveryBackendConnectionPromptlyWithou
   start_proxy(endpoint_args({backend.get()}) +
               Args{"--threads", "1", "--pool-max-per-endpoint", std::to_string(kPoolMax)});
   const long idle_fds = settled_descriptors();
+  const long idle_sockets = proxy_sockets();
   const std::size_t open_before = backend->open_count();  // the warm pool's sockets
   const std::size_t lines_before = log_lines();
-  std::vector<long> fds_after_round;
   for (int round = 1; round <= 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     std::vector<Client> clients = clients_mid_stream();
@@ -93,13 +107,12 @@ TEST_F(ResetTest, ClientResetMidStreamResetsEveryBackendConnectionPromptlyWithou
                                  << " client resets reached the backend as resets";
     EXPECT_TRUE(wait_until([&] { return backend->open_count() <= open_before + kPoolSlack; }, kPromptly))
         << backend->open_count() << " backend connections still open";
-    const long level = round == 1 ? idle_fds + kPipeCache + kPoolSlack : fds_after_round[0] + kPoolSlack;
-    fds_after_round.push_back(wait_descriptors_at_most(level));
-    EXPECT_LE(fds_after_round.back(), level) << "descriptors left behind by the reset connections";
+    const Leftovers left = wait_for_leftovers(idle_sockets, idle_fds);
     EXPECT_TRUE(new_connection_echoes("still serving"));
     std::cout << "[ figures  ] round " << round << ": " << kClients << " clients reset mid-stream: the backend saw "
               << backend->resets_seen() - backend_resets_before << " resets within " << all_ended.count()
-              << " ms; poolgate fds idle " << idle_fds << ", after " << fds_after_round.back() << "\n";
+              << " ms; poolgate sockets idle " << idle_sockets << ", after " << left.sockets << "; descriptors idle "
+              << idle_fds << ", after " << left.descriptors << "\n";
   }
   EXPECT_LE(log_lines() - lines_before, kMostNewLogLines) << proxy().log_text();
   std::cout << "[ figures  ] new log lines over both rounds: " << log_lines() - lines_before << "\n";

@@ -24,16 +24,33 @@ long status_field_kib(pid_t pid, const std::string& field) {
 
 }  // namespace
 
-long open_descriptors(pid_t pid) {
+namespace {
+
+// Entries of /proc/PID/fd whose link target `counts`.
+template <class Predicate>
+long count_descriptors(pid_t pid, Predicate counts) {
   std::error_code error;
   std::filesystem::directory_iterator entries(proc_path(pid, "fd"), error);
   if (error) return -1;
   long count = 0;
   for (auto it = entries; it != std::filesystem::directory_iterator(); it.increment(error)) {
     if (error) return -1;
-    ++count;
+    count += counts(it->path()) ? 1 : 0;
   }
   return count;
+}
+
+}  // namespace
+
+long open_descriptors(pid_t pid) {
+  return count_descriptors(pid, [](const std::filesystem::path&) { return true; });
+}
+
+long open_sockets(pid_t pid) {
+  return count_descriptors(pid, [](const std::filesystem::path& entry) {
+    std::error_code error;  // a descriptor closed since the listing is not a socket any more
+    return std::filesystem::read_symlink(entry, error).native().rfind("socket:", 0) == 0;
+  });
 }
 
 long resident_kib(pid_t pid) { return status_field_kib(pid, "VmRSS"); }

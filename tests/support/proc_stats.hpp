@@ -8,6 +8,8 @@ namespace poolgate::test {
 
 // Entries of /proc/PID/fd.
 long open_descriptors(pid_t pid);
+// Those of them that are sockets (not pipes, files, epoll or timer descriptors).
+long open_sockets(pid_t pid);
 
 // VmRSS and VmHWM (the peak of VmRSS since the process started) from /proc/PID/status, in KiB.
 long resident_kib(pid_t pid);

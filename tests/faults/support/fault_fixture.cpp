@@ -1,5 +1,7 @@
 #include "faults/support/fault_fixture.hpp"
 
+#include <functional>
+
 namespace poolgate::test {
 
 bool FaultTest::raise_descriptor_limit(rlim_t wanted) {
@@ -27,15 +29,27 @@ long FaultTest::settled_descriptors(std::chrono::milliseconds quiet, std::chrono
   return last;
 }
 
-long FaultTest::wait_descriptors_at_most(long level, std::chrono::milliseconds timeout) {
-  long last = proxy_descriptors();
+namespace {
+
+long wait_at_most(const std::function<long()>& measure, long level, std::chrono::milliseconds timeout) {
+  long last = measure();
   wait_until(
       [&] {
-        last = proxy_descriptors();
+        last = measure();
         return last <= level;
       },
       timeout, 20ms);
   return last;
+}
+
+}  // namespace
+
+long FaultTest::wait_descriptors_at_most(long level, std::chrono::milliseconds timeout) {
+  return wait_at_most([this] { return proxy_descriptors(); }, level, timeout);
+}
+
+long FaultTest::wait_sockets_at_most(long level, std::chrono::milliseconds timeout) {
+  return wait_at_most([this] { return proxy_sockets(); }, level, timeout);
 }
 
 }  // namespace poolgate::test

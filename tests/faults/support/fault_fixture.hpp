@@ -20,14 +20,16 @@ class FaultTest : public AdminTest {
 
   pid_t proxy_pid() { return proxy().pid(); }
   long proxy_descriptors() { return open_descriptors(proxy_pid()); }
+  long proxy_sockets() { return open_sockets(proxy_pid()); }
   long proxy_rss_kib() { return resident_kib(proxy_pid()); }
 
   // poolgate's descriptor count once it has stopped moving (the same for `quiet`), or its last value at the
   // deadline: the level to compare against after a scenario.
   long settled_descriptors(std::chrono::milliseconds quiet = 500ms, std::chrono::milliseconds timeout = 10s);
 
-  // Waits until poolgate holds at most `level` descriptors; returns the count last seen.
+  // Waits until poolgate holds at most `level` descriptors (sockets); returns the count last seen.
   long wait_descriptors_at_most(long level, std::chrono::milliseconds timeout = 10s);
+  long wait_sockets_at_most(long level, std::chrono::milliseconds timeout = 10s);
 
   std::size_t log_lines() { return proxy().count_log_lines(std::regex(".")); }
 
