@@ -214,6 +214,8 @@ TEST_F(HttpModeTest, AClientLeavingMidResponseLeaksNoBytesIntoAnotherClientsAnsw
     EXPECT_EQ(response->body().rfind("conn=", 0), 0u) << "foreign bytes in the answer: " << response->body().substr(0, 40);
   }
   EXPECT_GE(backend.connections_accepted(), 2u) << "the interrupted connection must not be reused";
+  EXPECT_TRUE(wait_for_metrics([](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight", {}) == 0; }))
+      << "the interrupted request is still counted in flight:\n" << last_scrape_;
 }
 
 TEST_F(HttpModeTest, AnUpgradeSwitchesTheClientToATunnelWithItsBackendConnection) {
@@ -270,7 +272,9 @@ TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnc
   EXPECT_EQ(counter("poolgate_http_response_errors_total"), 1);
 }
 
-TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOfTheirEndpoint) {
+// poolgate_http_requests_in_flight is also what the event loop reads to know it is under load
+// (server/event_loop.hpp): a count that never came back down would keep it waiting for work forever.
+TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOnlyTheRequestAsInFlight) {
   HttpBackend backend;
   start_http_proxy(backend.address());
   const std::map<std::string, std::string> of_backend{{"endpoint", backend.address()}};
@@ -278,18 +282,24 @@ TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOfTheirEn
     return wait_for_metrics(
         [&](const auto& m) { return metric_sum(m, "poolgate_connections_active", of_backend) == expected; });
   };
+  auto in_flight_becomes = [&](double expected) {
+    return wait_for_metrics(
+        [&](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight", {}) == expected; });
+  };
 
   HttpConnection client = connect_http();
   ASSERT_TRUE(client.send(make_get("/slow")));
   ASSERT_TRUE(wait_until([&] { return backend.slow_requests_waiting() == 1; }, 5s))
       << "/slow never reached the backend";
   EXPECT_TRUE(active_becomes(1)) << "a request in flight is not counted:\n" << last_scrape_;
+  EXPECT_TRUE(in_flight_becomes(1)) << "a request in flight is not counted:\n" << last_scrape_;
   backend.release_slow();
   const auto response = client.read_response();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->body().rfind("slow conn=", 0), 0u) << response->body();
   // The client connection stays open, idle between requests: that is not a request in flight.
   EXPECT_TRUE(active_becomes(0)) << "still counted after its response ended:\n" << last_scrape_;
+  EXPECT_TRUE(in_flight_becomes(0)) << "still in flight after its response ended:\n" << last_scrape_;
 
   HttpConnection tunnel = connect_http();
   ASSERT_TRUE(
@@ -299,6 +309,7 @@ TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOfTheirEn
   ASSERT_TRUE(tunnel.send_raw("ping"));
   ASSERT_EQ(tunnel.read_raw(4), "ping");
   EXPECT_TRUE(active_becomes(1)) << "an open tunnel is not counted:\n" << last_scrape_;
+  EXPECT_TRUE(in_flight_becomes(0)) << "an open tunnel counts as a request in flight:\n" << last_scrape_;
   tunnel.close();
   EXPECT_TRUE(active_becomes(0)) << "a closed tunnel is still counted:\n" << last_scrape_;
 }

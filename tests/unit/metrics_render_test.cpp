@@ -169,11 +169,11 @@ TEST_F(TelemetryTest, EveryFamilyAppearsOnceAndSamplesFollowTheirFamily) {
       EXPECT_EQ(line.rfind(current_family, 0), 0u) << line << " outside its family " << current_family;
     }
   }
-  EXPECT_EQ(type_lines.size(), 20u);
+  EXPECT_EQ(type_lines.size(), 21u);
   for (const auto& [family, count] : type_lines) EXPECT_EQ(count, 1) << family;
 }
 
-TEST_F(TelemetryTest, HttpCountersAreSummedOverWorkersPerEndpointAndRefusalsByReason) {
+TEST_F(TelemetryTest, HttpCountersAreSummedOverWorkersPerEndpointRefusalsByReasonInFlightOverall) {
   telemetry_.set_backends(set_of({"10.0.0.1:6443"}));
   first_.endpoint("10.0.0.1:6443").http_requests += 3;
   second_.endpoint("10.0.0.1:6443").http_requests += 4;
@@ -181,7 +181,10 @@ TEST_F(TelemetryTest, HttpCountersAreSummedOverWorkersPerEndpointAndRefusalsByRe
   ++first_.endpoint("10.0.0.1:6443").http_retries;
   ++first_.http_refusals.malformed;
   second_.http_refusals.header_too_large += 2;
+  first_.http_requests_in_flight.add(3);
+  second_.http_requests_in_flight.add(2);
   const auto metrics = parse_metrics(telemetry_.render_metrics());
+  EXPECT_EQ(metric_sum(metrics, "poolgate_http_requests_in_flight"), 5);
   EXPECT_EQ(metric_sum(metrics, "poolgate_http_requests_total", {{"endpoint", "10.0.0.1:6443"}}), 7);
   EXPECT_EQ(metric_sum(metrics, "poolgate_http_reused_connections_total", {{"endpoint", "10.0.0.1:6443"}}), 1);
   EXPECT_EQ(metric_sum(metrics, "poolgate_http_retries_total", {{"endpoint", "10.0.0.1:6443"}}), 1);

@@ -211,6 +211,17 @@ TEST_F(CommandLineTest, HttpModeAndItsTimeouts) {
   EXPECT_THAT(parse_refused({"--http-idle-timeout", "soon"}), HasSubstr("soon"));
 }
 
+TEST_F(CommandLineTest, CoalesceWaitTakesZeroAndRefusesMoreThanAMillisecond) {
+  EXPECT_EQ(parse_ok({}).http_coalesce_wait, 30us);
+  EXPECT_EQ(parse_ok({"--http-coalesce-wait", "0"}).http_coalesce_wait, 0us);
+  EXPECT_EQ(parse_ok({"--http-coalesce-wait", "100us"}).http_coalesce_wait, 100us);
+  EXPECT_EQ(parse_ok({"--http-coalesce-wait", "1ms"}).http_coalesce_wait, 1ms);
+  const std::string refused = parse_refused({"--http-coalesce-wait", "2ms"});
+  EXPECT_THAT(refused, HasSubstr("--http-coalesce-wait"));
+  EXPECT_THAT(refused, HasSubstr("at most 1ms, not 2ms"));
+  EXPECT_THAT(parse_refused({"--http-coalesce-wait", "-1us"}), HasSubstr("negative"));
+}
+
 TEST_F(CommandLineTest, MaxConnectionsTakesZeroForUnlimitedAndRefusesWhatIsNotACount) {
   EXPECT_EQ(parse_ok({"--max-connections", "0"}).max_connections, 0u);
   EXPECT_EQ(parse_ok({"--max-connections=1"}).max_connections, 1u);

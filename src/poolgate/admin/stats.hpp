@@ -41,6 +41,9 @@ class WorkerStats {
   LocalCounter bytes_to_backend;
   LocalCounter bytes_to_client;
   HttpRefusals http_refusals;
+  // HTTP mode: requests between their backend lease and the end of their response (tunnels not counted). Also
+  // the load signal of the worker's event loop (server/event_loop.hpp).
+  LocalGauge http_requests_in_flight;
   // Times the accept loop stopped accepting: at the --max-connections cap, or out of file descriptors.
   LocalCounter accept_pauses_max_connections;
   LocalCounter accept_pauses_out_of_descriptors;

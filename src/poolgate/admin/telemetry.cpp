@@ -102,7 +102,11 @@ namespace {
 
 // HTTP mode's families (all zero in TCP mode).
 void render_http(Exposition& out, const std::map<std::string, EndpointTotals>& endpoints,
-                 const HttpRefusalTotals& refusals) {
+                 const HttpRefusalTotals& refusals, std::int64_t requests_in_flight) {
+  out.family("poolgate_http_requests_in_flight", "gauge",
+             "HTTP mode: requests between their backend connection's lease and the end of their response "
+             "(protocol switches not counted).");
+  out.sample("poolgate_http_requests_in_flight", "", requests_in_flight);
   struct PerEndpoint {
     std::string_view name;
     std::string_view help;
@@ -139,7 +143,9 @@ std::string Telemetry::render_metrics() const {
   std::uint64_t paused_at_limit = 0, paused_out_of_descriptors = 0;
   std::map<std::string, EndpointTotals> endpoints;  // sorted by key: stable output
   HttpRefusalTotals refusals;
+  std::int64_t requests_in_flight = 0;
   for (const WorkerStats* worker : workers_) {
+    requests_in_flight += worker->http_requests_in_flight.load();
     refusals.malformed += worker->http_refusals.malformed.load();
     refusals.header_too_large += worker->http_refusals.header_too_large.load();
     refusals.timed_out += worker->http_refusals.timed_out.load();
@@ -263,7 +269,7 @@ std::string Telemetry::render_metrics() const {
   out.sample("poolgate_bytes_total", label("direction", "to_backend"), to_backend);
   out.sample("poolgate_bytes_total", label("direction", "to_client"), to_client);
 
-  render_http(out, endpoints, refusals);
+  render_http(out, endpoints, refusals, requests_in_flight);
 
   out.family("poolgate_endpoints_reloads_total", "counter",
              "Endpoint set reloads (file change or SIGHUP), by result; a failure keeps the current endpoints.");

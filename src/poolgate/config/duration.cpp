@@ -93,6 +93,9 @@ std::string format_duration(Duration value) {
     if (value % milliseconds(1) == Duration::zero()) {
       return std::to_string(duration_cast<milliseconds>(value).count()) + "ms";
     }
+    if (value % microseconds(1) == Duration::zero()) {
+      return std::to_string(duration_cast<microseconds>(value).count()) + "\xC2\xB5s";  // µs, as Go writes it
+    }
     return std::to_string(value.count()) + "ns";
   }
   std::string out;

@@ -112,6 +112,10 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
                "HTTP mode: close a client connection silent this long between requests");
   add_duration(app, "--http-header-timeout", options.http_header_timeout,
                "HTTP mode: close a client whose request header takes longer than this (slowloris)");
+  add_duration(app, "--http-coalesce-wait", options.http_coalesce_wait,
+               "HTTP mode, with 8 or more requests in flight on a thread: after handling what is ready, wait "
+               "this long for more before looking again, so a busy thread wakes once per batch, not per event; "
+               "0 turns it off, at most 1ms");
 
   try {
     app.parse(argc, argv);
@@ -143,6 +147,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
                                std::pair{"--http-idle-timeout", options.http_idle_timeout},
                                std::pair{"--http-header-timeout", options.http_header_timeout}}) {
       if (value <= Duration::zero()) throw CLI::ValidationError(name, "must be greater than 0");
+    }
+    // Longer would hold a busy thread's requests back for more than it gathers.
+    if (options.http_coalesce_wait > std::chrono::milliseconds(1)) {
+      throw CLI::ValidationError("--http-coalesce-wait", "must be at most 1ms, not " +
+                                                             format_duration(options.http_coalesce_wait));
     }
   } catch (const CLI::ParseError& error) {
     int code = app.exit(error, out, err);

@@ -36,6 +36,8 @@ struct Options {
   std::string mode = "tcp";
   Duration http_idle_timeout = std::chrono::seconds(60);    // client silent between requests
   Duration http_header_timeout = std::chrono::seconds(10);  // from a request's first byte to its last header
+  // Under load, how long a worker waits to gather events before looking again (server/event_loop.hpp); 0: never.
+  Duration http_coalesce_wait = std::chrono::microseconds(30);
 };
 
 // What the command line asks for: run with these options, or exit now (after --help, --version, or an

@@ -17,6 +17,7 @@
 #include <array>
 #include <charconv>
 #include <optional>
+#include <utility>
 
 namespace poolgate::http {
 namespace {
@@ -40,6 +41,23 @@ std::string forwarded_for_text(const boost::asio::ip::address& address) {
   }
   return std::string(text.data(), end);
 }
+
+// One request's place in its worker's count of requests in flight, for as long as it lasts.
+class CountedRequest {
+ public:
+  explicit CountedRequest(admin::LocalGauge* in_flight) : in_flight_(in_flight) {
+    if (in_flight_ != nullptr) in_flight_->add(1);
+  }
+  ~CountedRequest() { end(); }
+  CountedRequest(const CountedRequest&) = delete;
+  CountedRequest& operator=(const CountedRequest&) = delete;
+  void end() {
+    if (in_flight_ != nullptr) std::exchange(in_flight_, nullptr)->add(-1);
+  }
+
+ private:
+  admin::LocalGauge* in_flight_;
+};
 
 class ClientSession {
  public:
@@ -195,6 +213,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     co_return false;
   }
   hold_target(leased);
+  CountedRequest counted(settings_.requests_in_flight);
   backend_reader_.restart(checkout_.drained);
   bool retried = false;
 
@@ -251,6 +270,7 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       drop_backend();
       co_return false;
     }
+    counted.end();  // a tunnel may idle for hours: it is no sign of load
     co_await tunnel(s_.client, s_.backend, client_buffer_, backend_buffer_, pipes_, s_.bytes);
     drop_backend();  // closed by the relay (or left to us by a failed write); this hands its pool slot back
     co_return false;

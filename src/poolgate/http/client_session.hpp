@@ -18,6 +18,9 @@ namespace poolgate::http {
 struct SessionSettings {
   config::Duration idle_timeout = std::chrono::seconds(60);    // waiting for the first byte of a request
   config::Duration header_timeout = std::chrono::seconds(10);  // from that byte to the end of the header
+  // The worker's count of requests in flight (admin::WorkerStats::http_requests_in_flight), which its sessions
+  // keep. Null: not counted.
+  admin::LocalGauge* requests_in_flight = nullptr;
 };
 
 // What the worker and the session know of each other during a drain. The worker sets `requested`; the session

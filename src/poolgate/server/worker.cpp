@@ -2,6 +2,7 @@
 
 #include "poolgate/http/client_session.hpp"
 #include "poolgate/pool/dialer.hpp"
+#include "poolgate/server/event_loop.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -88,7 +89,10 @@ void Worker::adopt_listener(tcp::acceptor acceptor) {
   acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
 }
 
-void Worker::run() { context_.run(); }
+void Worker::run() {
+  run_event_loop(context_, stats_.http_requests_in_flight,
+                 http_mode_ ? options_.http_coalesce_wait : config::Duration::zero());
+}
 
 void Worker::stop() {
   work_guard_.reset();
@@ -134,7 +138,8 @@ boost::asio::awaitable<void> Worker::serve_http(Session& session) {
   const SessionList::iterator registration = enlist(session);
   // Accepted just before the drain began, started after it: drained like the others.
   session.drain.requested = draining_;
-  const http::SessionSettings settings{options_.http_idle_timeout, options_.http_header_timeout};
+  const http::SessionSettings settings{options_.http_idle_timeout, options_.http_header_timeout,
+                                       &stats_.http_requests_in_flight};
   co_await http::serve_client(session.http_sockets(), *this, settings, pipes_, stats_.http_refusals);
   delist(registration);
 }

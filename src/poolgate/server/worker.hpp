@@ -114,6 +114,8 @@ class Worker : private http::Upstream {
   // Declared before the event loop so that it outlives it: relay directions destroyed with the loop give their
   // pipes back to it.
   relay::PipePool pipes_;
+  // Before the event loop too: sessions destroyed with the loop give back what they count.
+  admin::WorkerStats stats_;
   boost::asio::io_context context_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_guard_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
@@ -130,7 +132,6 @@ class Worker : private http::Upstream {
   unsigned accepted_in_batch_ = 0;  // clients accept_next() took since the loop last let other work run
   bool draining_ = false;
   DescriptorShortage descriptor_shortage_;
-  admin::WorkerStats stats_;
   boost::asio::steady_timer bytes_timer_;
 };
 
