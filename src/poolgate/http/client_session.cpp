@@ -114,7 +114,7 @@ class ClientSession {
   boost::beast::flat_buffer backend_buffer_;  // read from the backend, not yet parsed
   pool::Checkout checkout_;  // of the backend connection in use
   // Not given back in the destructor: a session destroyed unfinished belongs to a worker being torn down, whose
-  // stats may be gone already (TCP mode counts the same way).
+  // gauges no longer matter (TCP mode counts the same way).
   admin::LocalGauge* active_ = nullptr;  // the target's gauge while this session counts in it
   // The current request got a whole final response (refusal included) after which the client may still be
   // sending: closing now could reset the connection before the client has read that response.
