@@ -274,7 +274,7 @@ TEST_F(HttpModeTest, AReusedConnectionClosedUnderAnIdempotentRequestIsRetriedOnc
 
 // poolgate_http_requests_in_flight is also what the event loop reads to know it is under load
 // (server/event_loop.hpp): a count that never came back down would keep it waiting for work forever.
-TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOnlyTheRequestAsInFlight) {
+TEST_F(HttpModeTest, ARequestInFlightCountsAsActiveAndInFlightAResponseUnderWayOrATunnelOnlyAsActive) {
   HttpBackend backend;
   start_http_proxy(backend.address());
   const std::map<std::string, std::string> of_backend{{"endpoint", backend.address()}};
@@ -299,7 +299,17 @@ TEST_F(HttpModeTest, ARequestInFlightAndATunnelCountAsActiveConnectionsOnlyTheRe
   EXPECT_EQ(response->body().rfind("slow conn=", 0), 0u) << response->body();
   // The client connection stays open, idle between requests: that is not a request in flight.
   EXPECT_TRUE(active_becomes(0)) << "still counted after its response ended:\n" << last_scrape_;
-  EXPECT_TRUE(in_flight_becomes(0)) << "still in flight after its response ended:\n" << last_scrape_;
+  EXPECT_TRUE(in_flight_becomes(0)) << "still in flight after its response came:\n" << last_scrape_;
+
+  // A long answer under way (here a big one the client reads slowly; a watch is the same) counts as active but
+  // not in flight: it says nothing about load.
+  HttpConnection slow_reader = connect_http();
+  ASSERT_TRUE(slow_reader.send(make_get("/big?bytes=16777216")));
+  ASSERT_TRUE(slow_reader.read_raw(4096).has_value());
+  EXPECT_TRUE(active_becomes(1)) << "a response under way is not counted:\n" << last_scrape_;
+  EXPECT_TRUE(in_flight_becomes(0)) << "a response under way counts as a request in flight:\n" << last_scrape_;
+  slow_reader.close();
+  EXPECT_TRUE(active_becomes(0)) << "an abandoned response is still counted:\n" << last_scrape_;
 
   HttpConnection tunnel = connect_http();
   ASSERT_TRUE(

@@ -59,6 +59,14 @@ class LoopThread {
   }
   bool started() const { return tid_ != 0; }
 
+  // The loop thread is inside nanosleep() now (/proc/.../syscall names the system call a blocked thread is in).
+  bool sleeping() const {
+    std::ifstream syscall("/proc/self/task/" + std::to_string(tid_.load()) + "/syscall");
+    long number = -1;
+    syscall >> number;
+    return number == SYS_clock_nanosleep || number == SYS_nanosleep;
+  }
+
  private:
   boost::asio::io_context context_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{context_.get_executor()};
@@ -80,7 +88,7 @@ TEST(EventLoop, BelowTheLoadLineHandlersRunAtOnceAndStopEndsTheLoop) {
   EXPECT_TRUE(unit::eventually([&] { return loop.returned(); })) << "stop() did not end the loop";
 }
 
-TEST(EventLoop, UnderLoadWorkArrivingAfterATurnWaitsForTheEndOfTheWait) {
+TEST(EventLoop, UnderLoadWorkArrivingDuringTheWaitWaitsForItsEnd) {
   constexpr auto kWait = 300ms;
   LoopThread loop(kRequestsUnderLoad, kWait);
   std::atomic<bool> first_ran{false};
@@ -91,17 +99,18 @@ TEST(EventLoop, UnderLoadWorkArrivingAfterATurnWaitsForTheEndOfTheWait) {
     first_at = Clock::now();
     first_ran = true;
   });
-  ASSERT_TRUE(unit::eventually([&] { return first_ran.load(); }));
-  // The turn that ran the first handler is over, and the loop is in its wait: the second must not wake it.
+  // After the turn that ran the first handler, the loaded loop sleeps: the second must not wake it.
+  ASSERT_TRUE(unit::eventually([&] { return first_ran.load() && loop.sleeping(); }, 2 * kWait))
+      << "the loaded loop never slept after a turn";
   loop.post([&] {
     second_at = Clock::now();
     second_ran = true;
   });
   ASSERT_TRUE(unit::eventually([&] { return second_ran.load(); }));
-  // A sleep never ends early; the margin covers the moment between the first handler and the wait's start.
-  EXPECT_GE(second_at - first_at, kWait - 50ms) << "the second handler woke the waiting loop";
+  // The sleep began after the first handler and never ends early (1 ms for the clocks' granularity).
+  EXPECT_GE(second_at - first_at, kWait - 1ms) << "the second handler woke the sleeping loop";
   loop.stop();
-  EXPECT_TRUE(unit::eventually([&] { return loop.returned(); })) << "stop() did not end a waiting loop";
+  EXPECT_TRUE(unit::eventually([&] { return loop.returned(); })) << "stop() did not end a sleeping loop";
 }
 
 TEST(EventLoop, UnderLoadWithNothingArrivingTheLoopBlocksInsteadOfWakingEveryWait) {

@@ -41,8 +41,8 @@ class WorkerStats {
   LocalCounter bytes_to_backend;
   LocalCounter bytes_to_client;
   HttpRefusals http_refusals;
-  // HTTP mode: requests between their backend lease and the end of their response (tunnels not counted). Also
-  // the load signal of the worker's event loop (server/event_loop.hpp).
+  // HTTP mode: requests between their backend lease and the arrival of their response header. Also the load
+  // signal of the worker's event loop (server/event_loop.hpp).
   LocalGauge http_requests_in_flight;
   // Times the accept loop stopped accepting: at the --max-connections cap, or out of file descriptors.
   LocalCounter accept_pauses_max_connections;

@@ -104,8 +104,7 @@ namespace {
 void render_http(Exposition& out, const std::map<std::string, EndpointTotals>& endpoints,
                  const HttpRefusalTotals& refusals, std::int64_t requests_in_flight) {
   out.family("poolgate_http_requests_in_flight", "gauge",
-             "HTTP mode: requests between their backend connection's lease and the end of their response "
-             "(protocol switches not counted).");
+             "HTTP mode: requests forwarded (or on their way) whose response header has not arrived yet.");
   out.sample("poolgate_http_requests_in_flight", "", requests_in_flight);
   struct PerEndpoint {
     std::string_view name;

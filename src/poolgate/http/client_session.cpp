@@ -42,7 +42,7 @@ std::string forwarded_for_text(const boost::asio::ip::address& address) {
   return std::string(text.data(), end);
 }
 
-// One request's place in its worker's count of requests in flight, for as long as it lasts.
+// One request's place in its worker's count of requests in flight, until its answer begins.
 class CountedRequest {
  public:
   explicit CountedRequest(admin::LocalGauge* in_flight) : in_flight_(in_flight) {
@@ -249,6 +249,8 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
     co_await refuse(bhttp::status::bad_gateway);
     co_return false;
   }
+  // The answer has begun. What follows is streaming, which may go on for hours (a watch): no sign of load.
+  counted.end();
 
   ResponseParser& parsed = *response;
   if (parsed.get().result() == bhttp::status::switching_protocols && !wants_upgrade) {
@@ -270,7 +272,6 @@ boost::asio::awaitable<bool> ClientSession::exchange(RequestParser& request) {
       drop_backend();
       co_return false;
     }
-    counted.end();  // a tunnel may idle for hours: it is no sign of load
     co_await tunnel(s_.client, s_.backend, client_buffer_, backend_buffer_, pipes_, s_.bytes);
     drop_backend();  // closed by the relay (or left to us by a failed write); this hands its pool slot back
     co_return false;

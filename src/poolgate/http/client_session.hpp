@@ -18,8 +18,8 @@ namespace poolgate::http {
 struct SessionSettings {
   config::Duration idle_timeout = std::chrono::seconds(60);    // waiting for the first byte of a request
   config::Duration header_timeout = std::chrono::seconds(10);  // from that byte to the end of the header
-  // The worker's count of requests in flight (admin::WorkerStats::http_requests_in_flight), which its sessions
-  // keep. Null: not counted.
+  // The worker's count of requests in flight (admin::WorkerStats::http_requests_in_flight: from the lease to the
+  // response header), which its sessions keep. Null: not counted.
   admin::LocalGauge* requests_in_flight = nullptr;
 };
 
