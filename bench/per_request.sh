@@ -13,7 +13,8 @@
 #   bench/per_request.sh instructions build/poolgate
 #   env: MODE=http|tcp (default http), CLOSE=1 (clients send Connection: close), ROUNDS (default 5),
 #        POOL (poolgate's --pool-max-per-endpoint, default 32; 0 turns the pool off),
-#        CONNECTIONS (wrk's -c in cpu mode, default 32)
+#        CONNECTIONS (wrk's -c in cpu mode, default 32), POOLGATE_ARGS (more poolgate flags, e.g.
+#        "--http-coalesce-wait 0")
 set -euo pipefail
 
 what=${1:?usage: per_request.sh cpu|instructions BINARY...}
@@ -69,7 +70,8 @@ start_poolgate() {  # binary port [wrapper...]
   local binary=$1 port=$2
   shift 2
   "$@" "$binary" --listen "127.0.0.1:$port" --endpoint "127.0.0.1:$backend_port" --threads 1 \
-    --pool-max-per-endpoint "$pool" --mode "$mode" --admin-listen '' --log-level warn >"$work/poolgate-$port.log" 2>&1 &
+    --pool-max-per-endpoint "$pool" --mode "$mode" --admin-listen '' --log-level warn ${POOLGATE_ARGS:-} \
+    >"$work/poolgate-$port.log" 2>&1 &
   pids+=($!)
 }
 
