@@ -13,7 +13,7 @@ namespace poolgate::server {
 
 // At least this many HTTP requests in flight on one worker make it "under load".
 // Fewer, and a wait mostly delays the next event instead of gathering several: with 1 and 4 keep-alive clients
-// the rate is the same with and without waiting, with 32 it is 12% higher (docs/performance.md).
+// the rate is the same with and without waiting, with 32 it is 13-19% higher (docs/performance.md).
 inline constexpr std::int64_t kRequestsUnderLoad = 8;
 
 // Runs `context` until it is stopped. With `coalesce_wait` > 0, whenever `requests_in_flight` (kept by the
