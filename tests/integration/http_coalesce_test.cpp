@@ -8,19 +8,32 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace poolgate::test {
 namespace {
 
 namespace bhttp = boost::beast::http;
 
-// Whether some thread of `pid` is inside nanosleep() now (/proc/.../syscall names the call a blocked thread is
-// in; poolgate's threads otherwise block in epoll_wait, accept or a signal wait).
-bool some_thread_in_nanosleep(pid_t pid) {
+// The /proc/PID/task entries of poolgate's worker threads (named "worker N").
+std::vector<std::filesystem::path> worker_tasks(pid_t pid) {
+  std::vector<std::filesystem::path> workers;
   std::error_code error;
   for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-    std::ifstream syscall(task.path() / "syscall");
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    if (name.rfind("worker ", 0) == 0) workers.push_back(task.path());
+  }
+  return workers;
+}
+
+// Whether a worker thread is inside nanosleep() now (/proc/.../syscall names the call a blocked thread is in;
+// otherwise a worker blocks in epoll_wait). Only workers: a sanitizer's own thread may sleep.
+bool some_worker_in_nanosleep(pid_t pid) {
+  for (const auto& task : worker_tasks(pid)) {
+    std::ifstream syscall(task / "syscall");
     long number = -1;
     syscall >> number;
     if (number == SYS_clock_nanosleep || number == SYS_nanosleep) return true;
@@ -59,11 +72,12 @@ class HttpCoalesceTest : public HttpModeTest {
 TEST_F(HttpCoalesceTest, EightRequestsInFlightMakeTheWorkerSleepBetweenTurnsFewerNever) {
   HttpBackend backend;
   start_http_proxy(backend.address(), {"--http-coalesce-wait", "1ms"});
+  ASSERT_EQ(worker_tasks(proxy().pid()).size(), 1u) << "no thread of poolgate is named as a worker";
 
   {
     // One request at a time: below the load line, the worker blocks in epoll_wait between requests.
     SteadyClient steady(proxy_port());
-    EXPECT_TRUE(holds_for([&] { return !some_thread_in_nanosleep(proxy().pid()); }, 300ms))
+    EXPECT_TRUE(holds_for([&] { return !some_worker_in_nanosleep(proxy().pid()); }, 300ms))
         << "poolgate slept with one request in flight";
     EXPECT_GT(steady.answered(), 0u);
     EXPECT_EQ(steady.failed(), 0u);
@@ -79,7 +93,7 @@ TEST_F(HttpCoalesceTest, EightRequestsInFlightMakeTheWorkerSleepBetweenTurnsFewe
       << last_scrape_;
   {
     SteadyClient steady(proxy_port());
-    EXPECT_TRUE(wait_until([&] { return some_thread_in_nanosleep(proxy().pid()); }, 5s, 1ms))
+    EXPECT_TRUE(wait_until([&] { return some_worker_in_nanosleep(proxy().pid()); }, 5s, 1ms))
         << "poolgate never slept between turns with 8 requests in flight";
     EXPECT_TRUE(wait_until([&] { return steady.answered() >= 20; }, 5s)) << "requests stalled under load";
     EXPECT_EQ(steady.failed(), 0u);

@@ -10,6 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace poolgate::server {
@@ -90,6 +92,8 @@ void Worker::adopt_listener(tcp::acceptor acceptor) {
 }
 
 void Worker::run() {
+  // Named for top -H, perf and the tests that look at one worker's state in /proc.
+  ::pthread_setname_np(::pthread_self(), ("worker " + std::to_string(index_)).c_str());
   run_event_loop(context_, stats_.http_requests_in_flight,
                  http_mode_ ? options_.http_coalesce_wait : config::Duration::zero());
 }
