@@ -3,8 +3,11 @@
 an upstream keepalive block, one worker thread each, in front of the same nginx backend serving a 64-byte file.
 
 Driven by wrk with keep-alive clients (32 connections) and with clients that close after each request (32 and 1
-connections), in interleaved rounds; prints medians, ratios against haproxy, and every error; writes JSON and a
-PNG chart. Reuses compare.py's process, port and client machinery (bench/README.md).
+connections), in interleaved rounds: every proxy stays up for the whole run, and each workload is measured on
+every proxy in turn (the order rotating per round), so the samples compared are seconds apart, not a proxy's
+whole round apart. Prints medians, ratios against haproxy (of the medians, and the median of the per-round
+ratios), and every error; writes JSON and a PNG chart. Reuses compare.py's process, port and client machinery
+(bench/README.md).
 """
 from __future__ import annotations
 
@@ -76,22 +79,43 @@ def start_poolgate_http(ctx: tcp.Context, name: str, listen: int, backend: int) 
 STARTERS = {"haproxy-http": start_haproxy_http, "nginx-http": start_nginx_http, "poolgate-http": start_poolgate_http}
 
 
-def measure(ctx: tcp.Context, name: str, round_no: int, duration: int) -> dict[str, tcp.Sample]:
+def start_all(ctx: tcp.Context) -> dict[str, tuple[int, list]]:
+    """Every proxy of PROXIES, started once: its listening port and processes ("direct" is the backend itself)."""
     backend = ctx.backends.http
-    listen = backend if name == "direct" else ctx.ports.take()
-    procs = [] if name == "direct" else STARTERS[name](ctx, name, listen, backend)
-    try:
+    started = {}
+    for name in PROXIES:
+        if name == "direct":
+            started[name] = (backend, [])
+            continue
+        listen = ctx.ports.take()
+        procs = STARTERS[name](ctx, name, listen, backend)
         tcp.wait_listening([listen], procs, name)
-        samples = {}
-        for key, connections, close in WORKLOADS:
+        started[name] = (listen, procs)
+    return started
+
+
+def measure_round(ctx: tcp.Context, started: dict, round_no: int, duration: int) -> dict[str, dict[str, tcp.Sample]]:
+    """One round: each workload on every proxy in turn, the order rotated by the round number."""
+    result = {name: {} for name in PROXIES}
+    for key, connections, close in WORKLOADS:
+        for name in tcp.rotated(list(PROXIES), round_no - 1):
+            listen, procs = started[name]
             raw = ctx.work / "clients" / f"http-r{round_no}-{name}-{key}.txt"
-            samples[key] = tcp.wrk_sample(ctx, raw, listen, duration, connections, close)
+            sample = tcp.wrk_sample(ctx, raw, listen, duration, connections, close)
             if any(p.poll() is not None for p in procs):
-                samples[key] = tcp.Sample(None, 1, {"failure": f"{name} exited during {key}"})
-        return samples
-    finally:
-        for proc in procs:
-            ctx.children.stop(proc)
+                sample = tcp.Sample(None, 1, {"failure": f"{name} exited during {key}"})
+            result[name][key] = sample
+    return result
+
+
+def round_ratios(rounds: list[dict]) -> dict[str, float | None]:
+    """poolgate-http / haproxy-http per workload: the median over rounds of each round's ratio."""
+    medians = {}
+    for key, _, _ in WORKLOADS:
+        per_round = [tcp.ratio(r["poolgate-http"][key].value, r["haproxy-http"][key].value) for r in rounds]
+        known = [x for x in per_round if x is not None]
+        medians[key] = tcp.statistics.median(known) if known else None
+    return medians
 
 
 def summarize(rounds: list[dict], names: list[str]) -> tuple[dict, dict]:
@@ -102,7 +126,7 @@ def summarize(rounds: list[dict], names: list[str]) -> tuple[dict, dict]:
     return medians, errors
 
 
-def print_table(names: list[str], medians: dict, errors: dict) -> None:
+def print_table(names: list[str], medians: dict, errors: dict, per_round: dict) -> None:
     print("\nHTTP mode, req/s (median), errors in brackets; ratio = poolgate-http / haproxy-http")
     print(f"{'proxy':<16}" + "".join(f"{TITLES[k]:>22}" for k, _, _ in WORKLOADS))
     for name in names:
@@ -114,6 +138,9 @@ def print_table(names: list[str], medians: dict, errors: dict) -> None:
     if "poolgate-http" in medians and "haproxy-http" in medians:
         ratios = [tcp.ratio(medians["poolgate-http"][k], medians["haproxy-http"][k]) for k, _, _ in WORKLOADS]
         print(f"{'ratio':<16}" + "".join(f"{'-' if r is None else f'{r:.2f}x':>22}" for r in ratios))
+        print(f"{'round ratios':<16}" + "".join(
+            f"{'-' if per_round[k] is None else f'{per_round[k]:.2f}x':>22}" for k, _, _ in WORKLOADS))
+        print("(round ratios: the median over rounds of each round's poolgate-http / haproxy-http)")
 
 
 def render_png(path: Path, names: list[str], medians: dict) -> None:
@@ -163,12 +190,11 @@ def main() -> int:
         backends = tcp.start_backends(children, ports, work, 1024)
         ctx = tcp.Context(children, ports, backends, work, poolgate, True, nofile)
         busy_before = tcp.machine_busy_pct()
+        started = start_all(ctx)
         for i in range(args.rounds):
-            order = tcp.rotated(list(PROXIES), i)
             print(f"Round {i + 1}/{args.rounds}")
-            result = {}
-            for name in order:
-                result[name] = measure(ctx, name, i + 1, args.duration)
+            result = measure_round(ctx, started, i + 1, args.duration)
+            for name in PROXIES:
                 print(f"  {name:<14} " + " ".join(f"{k}={result[name][k].value or 0:,.0f}" for k, _, _ in WORKLOADS))
             rounds.append(result)
     except tcp.StartError as e:
@@ -177,11 +203,12 @@ def main() -> int:
     finally:
         children.stop_all()
     medians, errors = summarize(rounds, list(PROXIES))
-    print_table(list(PROXIES), medians, errors)
+    per_round = round_ratios(rounds)
+    print_table(list(PROXIES), medians, errors, per_round)
     report = {"machine": tcp.machine_info(), "commit": tcp.git_commit()[0], "poolgate": info,
               "settings": {"rounds": args.rounds, "duration_s": args.duration, "backend_keepalive": BACKEND_KEEPALIVE,
                            "busy_before_start_pct": busy_before},
-              "medians": medians, "errors": errors,
+              "medians": medians, "errors": errors, "round_ratio_medians": per_round,
               "rounds": [{n: {k: vars(s) for k, s in per.items()} for n, per in r.items()} for r in rounds]}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
