@@ -7,7 +7,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <cstddef>
+#include <cstdint>
 
 namespace poolgate::server {
 
