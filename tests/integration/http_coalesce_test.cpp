@@ -1,14 +1,10 @@
 // HTTP mode's wake-up coalescing, end to end: a worker with 8 requests in flight sleeps between turns
 // (--http-coalesce-wait), one with fewer never does, and every request is still answered.
 #include "http_fixture.hpp"
-
-#include <sys/syscall.h>
+#include "support/proc_stats.hpp"
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,26 +13,11 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-// The /proc/PID/task entries of poolgate's worker threads (named "worker N").
-std::vector<std::filesystem::path> worker_tasks(pid_t pid) {
-  std::vector<std::filesystem::path> workers;
-  std::error_code error;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
-    std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    if (name.rfind("worker ", 0) == 0) workers.push_back(task.path());
-  }
-  return workers;
-}
-
-// Whether a worker thread is inside nanosleep() now (/proc/.../syscall names the call a blocked thread is in;
-// otherwise a worker blocks in epoll_wait). Only workers: a sanitizer's own thread may sleep.
+// Whether a worker thread ("worker N") of `pid` is inside nanosleep() now; otherwise a worker blocks in
+// epoll_wait. Only workers: a sanitizer's own thread may sleep.
 bool some_worker_in_nanosleep(pid_t pid) {
-  for (const auto& task : worker_tasks(pid)) {
-    std::ifstream syscall(task / "syscall");
-    long number = -1;
-    syscall >> number;
-    if (number == SYS_clock_nanosleep || number == SYS_nanosleep) return true;
+  for (const pid_t worker : threads_named(pid, "worker ")) {
+    if (in_nanosleep(pid, worker)) return true;
   }
   return false;
 }
@@ -72,7 +53,7 @@ class HttpCoalesceTest : public HttpModeTest {
 TEST_F(HttpCoalesceTest, EightRequestsInFlightMakeTheWorkerSleepBetweenTurnsFewerNever) {
   HttpBackend backend;
   start_http_proxy(backend.address(), {"--http-coalesce-wait", "1ms"});
-  ASSERT_EQ(worker_tasks(proxy().pid()).size(), 1u) << "no thread of poolgate is named as a worker";
+  ASSERT_EQ(threads_named(proxy().pid(), "worker ").size(), 1u) << "no thread of poolgate is named as a worker";
 
   {
     // One request at a time: below the load line, the worker blocks in epoll_wait between requests.
@@ -89,8 +70,7 @@ TEST_F(HttpCoalesceTest, EightRequestsInFlightMakeTheWorkerSleepBetweenTurnsFewe
     ASSERT_TRUE(held.back()->send(make_get("/slow")));
   }
   ASSERT_TRUE(wait_until([&] { return backend.slow_requests_waiting() == 8; }, 5s)) << "the /slow requests stalled";
-  ASSERT_TRUE(wait_for_metrics([](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight") == 8; }))
-      << last_scrape_;
+  ASSERT_TRUE(requests_in_flight_become(8)) << last_scrape_;
   {
     SteadyClient steady(proxy_port());
     EXPECT_TRUE(wait_until([&] { return some_worker_in_nanosleep(proxy().pid()); }, 5s, 1ms))
@@ -105,8 +85,7 @@ TEST_F(HttpCoalesceTest, EightRequestsInFlightMakeTheWorkerSleepBetweenTurnsFewe
     ASSERT_TRUE(response.has_value());
     EXPECT_EQ(response->body().rfind("slow conn=", 0), 0u) << response->body();
   }
-  EXPECT_TRUE(wait_for_metrics([](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight") == 0; }))
-      << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(0)) << last_scrape_;
 }
 
 }  // namespace

@@ -25,6 +25,12 @@ class HttpModeTest : public AdminTest {
     return metric_sum(samples(), name, labels);
   }
 
+  // Waits until poolgate_http_requests_in_flight (all threads) is `expected`; the scrape is in last_scrape_.
+  bool requests_in_flight_become(double expected) {
+    return wait_for_metrics(
+        [expected](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight") == expected; });
+  }
+
   // Sends `raw` on a new connection and reads one response: its status, or 0 if none came.
   unsigned status_of_raw_request(std::string_view raw) {
     HttpConnection connection = connect_http();

@@ -214,8 +214,7 @@ TEST_F(HttpModeTest, AClientLeavingMidResponseLeaksNoBytesIntoAnotherClientsAnsw
     EXPECT_EQ(response->body().rfind("conn=", 0), 0u) << "foreign bytes in the answer: " << response->body().substr(0, 40);
   }
   EXPECT_GE(backend.connections_accepted(), 2u) << "the interrupted connection must not be reused";
-  EXPECT_TRUE(wait_for_metrics([](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight", {}) == 0; }))
-      << "the interrupted request is still counted in flight:\n" << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(0)) << "the interrupted request is still counted in flight:\n" << last_scrape_;
 }
 
 TEST_F(HttpModeTest, AnUpgradeSwitchesTheClientToATunnelWithItsBackendConnection) {
@@ -282,24 +281,20 @@ TEST_F(HttpModeTest, ARequestInFlightCountsAsActiveAndInFlightAResponseUnderWayO
     return wait_for_metrics(
         [&](const auto& m) { return metric_sum(m, "poolgate_connections_active", of_backend) == expected; });
   };
-  auto in_flight_becomes = [&](double expected) {
-    return wait_for_metrics(
-        [&](const auto& m) { return metric_sum(m, "poolgate_http_requests_in_flight", {}) == expected; });
-  };
 
   HttpConnection client = connect_http();
   ASSERT_TRUE(client.send(make_get("/slow")));
   ASSERT_TRUE(wait_until([&] { return backend.slow_requests_waiting() == 1; }, 5s))
       << "/slow never reached the backend";
   EXPECT_TRUE(active_becomes(1)) << "a request in flight is not counted:\n" << last_scrape_;
-  EXPECT_TRUE(in_flight_becomes(1)) << "a request in flight is not counted:\n" << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(1)) << "a request in flight is not counted:\n" << last_scrape_;
   backend.release_slow();
   const auto response = client.read_response();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->body().rfind("slow conn=", 0), 0u) << response->body();
   // The client connection stays open, idle between requests: that is not a request in flight.
   EXPECT_TRUE(active_becomes(0)) << "still counted after its response ended:\n" << last_scrape_;
-  EXPECT_TRUE(in_flight_becomes(0)) << "still in flight after its response came:\n" << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(0)) << "still in flight after its response came:\n" << last_scrape_;
 
   // A long answer under way (here a big one the client reads slowly; a watch is the same) counts as active but
   // not in flight: it says nothing about load.
@@ -307,7 +302,8 @@ TEST_F(HttpModeTest, ARequestInFlightCountsAsActiveAndInFlightAResponseUnderWayO
   ASSERT_TRUE(slow_reader.send(make_get("/big?bytes=16777216")));
   ASSERT_TRUE(slow_reader.read_raw(4096).has_value());
   EXPECT_TRUE(active_becomes(1)) << "a response under way is not counted:\n" << last_scrape_;
-  EXPECT_TRUE(in_flight_becomes(0)) << "a response under way counts as a request in flight:\n" << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(0))
+      << "a response under way counts as a request in flight:\n" << last_scrape_;
   slow_reader.close();
   EXPECT_TRUE(active_becomes(0)) << "an abandoned response is still counted:\n" << last_scrape_;
 
@@ -319,7 +315,7 @@ TEST_F(HttpModeTest, ARequestInFlightCountsAsActiveAndInFlightAResponseUnderWayO
   ASSERT_TRUE(tunnel.send_raw("ping"));
   ASSERT_EQ(tunnel.read_raw(4), "ping");
   EXPECT_TRUE(active_becomes(1)) << "an open tunnel is not counted:\n" << last_scrape_;
-  EXPECT_TRUE(in_flight_becomes(0)) << "an open tunnel counts as a request in flight:\n" << last_scrape_;
+  EXPECT_TRUE(requests_in_flight_become(0)) << "an open tunnel counts as a request in flight:\n" << last_scrape_;
   tunnel.close();
   EXPECT_TRUE(active_becomes(0)) << "a closed tunnel is still counted:\n" << last_scrape_;
 }

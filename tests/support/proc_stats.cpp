@@ -1,5 +1,6 @@
 #include "support/proc_stats.hpp"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -21,10 +22,6 @@ long status_field_kib(pid_t pid, const std::string& field) {
   }
   return -1;
 }
-
-}  // namespace
-
-namespace {
 
 // Entries of /proc/PID/fd whose link target `counts`.
 template <class Predicate>
@@ -51,6 +48,24 @@ long open_sockets(pid_t pid) {
     std::error_code error;  // a descriptor closed since the listing is not a socket any more
     return std::filesystem::read_symlink(entry, error).native().rfind("socket:", 0) == 0;
   });
+}
+
+std::vector<pid_t> threads_named(pid_t pid, std::string_view prefix) {
+  std::vector<pid_t> threads;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(proc_path(pid, "task"), error)) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    if (name.rfind(prefix, 0) == 0) threads.push_back(static_cast<pid_t>(std::stol(task.path().filename())));
+  }
+  return threads;
+}
+
+bool in_nanosleep(pid_t pid, pid_t tid) {
+  std::ifstream syscall(proc_path(pid, "task") + "/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  syscall >> number;
+  return number == SYS_clock_nanosleep || number == SYS_nanosleep;
 }
 
 long resident_kib(pid_t pid) { return status_field_kib(pid, "VmRSS"); }

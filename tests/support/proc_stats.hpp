@@ -1,8 +1,12 @@
 // What /proc tells about a running process (poolgate, from the tests): open descriptors, resident memory and
-// its peak, CPU time. Each read is a fresh snapshot; -1 when the process is gone.
+// its peak, CPU time, threads by name and what they block in. Each read is a fresh snapshot; -1 when the process
+// is gone.
 #pragma once
 
 #include <sys/types.h>
+
+#include <string_view>
+#include <vector>
 
 namespace poolgate::test {
 
@@ -10,6 +14,12 @@ namespace poolgate::test {
 long open_descriptors(pid_t pid);
 // Those of them that are sockets (not pipes, files, epoll or timer descriptors).
 long open_sockets(pid_t pid);
+
+// Threads of `pid` whose name (/proc/PID/task/TID/comm) starts with `prefix`.
+std::vector<pid_t> threads_named(pid_t pid, std::string_view prefix);
+// Whether thread `tid` of `pid` is blocked in nanosleep() now (/proc/PID/task/TID/syscall names the system
+// call a blocked thread is in).
+bool in_nanosleep(pid_t pid, pid_t tid);
 
 // VmRSS and VmHWM (the peak of VmRSS since the process started) from /proc/PID/status, in KiB.
 long resident_kib(pid_t pid);

@@ -78,7 +78,8 @@ TEST_P(FormatDuration, RoundTripsThroughParse) {
 
 INSTANTIATE_TEST_SUITE_P(
     Durations, FormatDuration,
-    ::testing::Values(FormatCase{0ns, "0s"}, FormatCase{1ns, "1ns"}, FormatCase{1500ns, "1500ns"}, FormatCase{30us, "30\xC2\xB5s"},
+    ::testing::Values(FormatCase{0ns, "0s"}, FormatCase{1ns, "1ns"}, FormatCase{1500ns, "1500ns"},
+                      FormatCase{30us, "30\xC2\xB5s"},
                       FormatCase{500ms, "500ms"}, FormatCase{999ms, "999ms"}, FormatCase{1s, "1s"},
                       FormatCase{15s, "15s"}, FormatCase{1500ms, "1.5s"}, FormatCase{1250ms, "1.25s"},
                       FormatCase{1001ms, "1.001s"}, FormatCase{1min, "1m0s"}, FormatCase{61s, "1m1s"},

@@ -3,6 +3,7 @@
 #include "poolgate/server/event_loop.hpp"
 
 #include "loopback.hpp"
+#include "support/proc_stats.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -59,13 +60,7 @@ class LoopThread {
   }
   bool started() const { return tid_ != 0; }
 
-  // The loop thread is inside nanosleep() now (/proc/.../syscall names the system call a blocked thread is in).
-  bool sleeping() const {
-    std::ifstream syscall("/proc/self/task/" + std::to_string(tid_.load()) + "/syscall");
-    long number = -1;
-    syscall >> number;
-    return number == SYS_clock_nanosleep || number == SYS_nanosleep;
-  }
+  bool sleeping() const { return test::in_nanosleep(::getpid(), tid_); }
 
  private:
   boost::asio::io_context context_{1};

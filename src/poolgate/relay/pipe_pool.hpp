@@ -42,7 +42,6 @@ class PipePool {
   // Pipes handed out and not yet released: those carrying bytes right now.
   std::size_t in_use() const { return in_use_; }
 
-
  private:
   static void close_pipe(Pipe pipe);
 
