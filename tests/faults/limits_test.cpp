@@ -120,25 +120,14 @@ TEST_F(LimitsTest, OutOfDescriptorsOpenConnectionsKeepFlowingAndEveryClientIsSer
   // handshake into the listen backlog). Arriving one at a time, each could be accepted and turned away (its
   // backend dial finding no descriptor) before the next came, and the accept itself would never run out.
   std::vector<std::optional<Client>> clients;
-  {
-    proxy().send_signal(SIGSTOP);
-    // Resumed however this block is left (a failed connect throws): a stopped poolgate ignores the SIGTERM
-    // that ends the test.
-    struct Resume {
-      PoolgateProcess& process;
-      ~Resume() {
-        try {
-          process.send_signal(SIGCONT);
-        } catch (const std::exception&) {  // gone already: nothing left to resume
-        }
-      }
-    } resume{proxy()};
+  while_stopped([&] {
     for (std::size_t i = 0; i < kClients; ++i) {
       clients.emplace_back(connect_client());
       ASSERT_TRUE(clients.back()->send_all(payload_of(i)))
           << "client " << i << " could not send while poolgate was stopped";
     }
-  }
+  });
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_TRUE(proxy().wait_for_log(kOutOfDescriptors, 5s)) << "descriptors never ran out";
   // Sort the clients: served (relayed now), turned away (closed: their backend dial found no descriptor), or
   // still waiting in the backlog.

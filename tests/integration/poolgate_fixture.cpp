@@ -1,5 +1,7 @@
 #include "poolgate_fixture.hpp"
 
+#include <csignal>
+
 #include <algorithm>
 #include <iostream>
 #include <stdexcept>
@@ -83,6 +85,20 @@ PoolgateProcess& PoolgateTest::start_proxy(const Args& args, const std::vector<s
   }
   proxy_port_ = *port;
   return process;
+}
+
+void PoolgateTest::while_stopped(const std::function<void()>& action) {
+  proxy().send_signal(SIGSTOP);
+  struct Resume {
+    PoolgateProcess& process;
+    ~Resume() {
+      try {
+        process.send_signal(SIGCONT);
+      } catch (const std::exception&) {  // gone already: nothing left to resume
+      }
+    }
+  } resume{proxy()};
+  action();
 }
 
 PoolgateProcess& PoolgateTest::start_proxy_with_descriptor_limit(rlim_t limit, const Args& args) {

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ class PoolgateTest : public ::testing::Test {
   // Starts poolgate with `args` (plus the same defaults) and waits for it to exit on its own;
   // nullopt if it is still running after `timeout`.
   std::optional<int> run_proxy_until_exit(const Args& args, std::chrono::milliseconds timeout = 10s);
+
+  // Runs `action` while poolgate is stopped (SIGSTOP), so that what it does (clients connecting, sending)
+  // meets poolgate as one burst when it resumes. Resumes however `action` ends: a stopped poolgate would ignore
+  // the SIGTERM that ends the test. (An ASSERT in `action` ends only `action`.)
+  void while_stopped(const std::function<void()>& action);
 
   PoolgateProcess& proxy() { return *processes_.back(); }
   [[nodiscard]] std::uint16_t proxy_port() const { return proxy_port_; }

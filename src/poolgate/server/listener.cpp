@@ -11,8 +11,8 @@ namespace poolgate::server {
 namespace {
 
 using boost::asio::ip::tcp;
-// How long (s) the kernel may hold back a connection whose client sends nothing (ListenerKind::client_speaks_first):
-// the kernel rounds it to one SYN-ACK retransmission, after which the connection is accepted as usual.
+// How long (s) a deferring listener may hold back a connection whose client sends nothing: the kernel rounds it
+// to one SYN-ACK retransmission, after which the connection is accepted as usual.
 constexpr int kSilentClientWait = 1;
 
 tcp::endpoint resolve_listen_address(const config::HostPort& address) {
@@ -47,8 +47,7 @@ std::string describe(const boost::system::error_code& ec, const tcp::endpoint& w
   return "cannot listen on " + place + ": " + ec.message();
 }
 
-tcp::acceptor open_one(boost::asio::io_context& context, const tcp::endpoint& where, bool reuse_port,
-                       ListenerKind kind) {
+tcp::acceptor open_one(boost::asio::io_context& context, const tcp::endpoint& where, bool reuse_port) {
   tcp::acceptor acceptor(context);
   boost::system::error_code ec;
   acceptor.open(where.protocol(), ec);
@@ -64,12 +63,6 @@ tcp::acceptor open_one(boost::asio::io_context& context, const tcp::endpoint& wh
   }
   // Accepted sockets inherit these, so the per-connection path sets no options of its own.
   if (!ec) pool::set_client_socket_options(acceptor.native_handle());
-  if (!ec && kind == ListenerKind::client_speaks_first) {
-    int seconds = kSilentClientWait;
-    if (::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
-      ec.assign(errno, boost::system::system_category());
-    }
-  }
   if (!ec) acceptor.bind(where, ec);
   if (!ec) acceptor.listen(tcp::acceptor::max_listen_connections, ec);
   if (ec) throw ListenError(describe(ec, where));
@@ -78,20 +71,28 @@ tcp::acceptor open_one(boost::asio::io_context& context, const tcp::endpoint& wh
 
 }  // namespace
 
+boost::system::error_code defer_accept(tcp::acceptor& acceptor, bool on) {
+  const int seconds = on ? kSilentClientWait : 0;
+  if (::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0) {
+    return {errno, boost::system::system_category()};
+  }
+  return {};
+}
+
 std::vector<tcp::acceptor> open_listeners(const std::vector<boost::asio::io_context*>& contexts,
-                                          const config::HostPort& address, ListenerKind kind) {
+                                          const config::HostPort& address) {
   tcp::endpoint where = resolve_listen_address(address);
   std::vector<tcp::acceptor> acceptors;
   // SO_REUSEPORT would let us bind beside another process of the same user on the same port and split its
   // traffic silently. A first bind without it proves the port is free; that socket then serves worker 0.
-  acceptors.push_back(open_one(*contexts.front(), where, false, kind));
+  acceptors.push_back(open_one(*contexts.front(), where, false));
   where.port(acceptors.front().local_endpoint().port());
   if (contexts.size() > 1) {
     // Re-open worker 0's socket with SO_REUSEPORT now that we own the port: the first one closes, and the
     // reuseport group is formed before any client can connect.
     acceptors.front().close();
     acceptors.clear();
-    for (boost::asio::io_context* context : contexts) acceptors.push_back(open_one(*context, where, true, kind));
+    for (boost::asio::io_context* context : contexts) acceptors.push_back(open_one(*context, where, true));
   }
   return acceptors;
 }

@@ -18,18 +18,14 @@ class ListenError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class ListenerKind {
-  any,
-  // The protocol's client sends first (HTTP): the kernel holds each new connection back (TCP_DEFER_ACCEPT) until
-  // its first bytes arrive, so accept() finds a request to read rather than a wake-up, an empty read and a wait.
-  // A client that stays silent is still accepted after about a second (one SYN-ACK retransmission).
-  client_speaks_first,
-};
+// Sets whether `acceptor` holds each new connection back until the client's first bytes arrive
+// (TCP_DEFER_ACCEPT; see AcceptDeferral for when). A client that stays silent is still accepted after about a
+// second (one SYN-ACK retransmission). Returns the setsockopt() failure, if any.
+boost::system::error_code defer_accept(boost::asio::ip::tcp::acceptor& acceptor, bool on);
 
 // One acceptor per context, all bound to `address`. An empty host means every address (IPv6 dual-stack, or
 // IPv4 where IPv6 is off). Port 0 is resolved once and shared, so all workers listen on the same port.
 std::vector<boost::asio::ip::tcp::acceptor> open_listeners(const std::vector<boost::asio::io_context*>& contexts,
-                                                           const config::HostPort& address,
-                                                           ListenerKind kind);
+                                                           const config::HostPort& address);
 
 }  // namespace poolgate::server

@@ -83,9 +83,7 @@ int Proxy::run() {
   for (auto& worker : workers_) contexts.push_back(&worker->context());
   std::string listening_on;
   try {
-    // An HTTP client always speaks first, so its connection can wait in the kernel until the request arrives.
-    const ListenerKind kind = options_.mode == "http" ? ListenerKind::client_speaks_first : ListenerKind::any;
-    auto acceptors = open_listeners(contexts, options_.listen, kind);
+    auto acceptors = open_listeners(contexts, options_.listen);
     listening_on = balance::endpoint_key(acceptors.front().local_endpoint());
     for (std::size_t i = 0; i < acceptors.size(); ++i) workers_[i]->adopt_listener(std::move(acceptors[i]));
   } catch (const ListenError& error) {

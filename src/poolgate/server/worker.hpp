@@ -10,6 +10,7 @@
 #include "poolgate/pool/endpoint_pool.hpp"
 #include "poolgate/relay/pipe_pool.hpp"
 #include "poolgate/relay/relay.hpp"
+#include "poolgate/server/accept_deferral.hpp"
 #include "poolgate/server/connection_limit.hpp"
 #include "poolgate/server/descriptor_shortage.hpp"
 
@@ -72,6 +73,8 @@ class Worker : private http::Upstream {
                                                                 boost::asio::ip::tcp::endpoint& peer,
                                                                 relay::DrainedWait& backlog_wait);
   boost::asio::awaitable<void> wait_for_free_slot();
+  // HTTP mode: `accepted` clients came out of the backlog before it ran dry; defers accepts while they queue.
+  void adapt_accept_deferral(unsigned accepted);
   // Any thread (a ConnectionLimit waker): makes a worker waiting for a slot look again.
   void wake_if_waiting_for_slot();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket client, boost::asio::ip::tcp::endpoint peer);
@@ -130,6 +133,8 @@ class Worker : private http::Upstream {
   std::atomic<bool> waiting_for_slot_{false};
   bool accepting_ = false;
   unsigned accepted_in_batch_ = 0;  // clients accept_next() took since the loop last let other work run
+  unsigned accepted_since_wait_ = 0;  // clients accept_next() took since it last waited for the backlog
+  AcceptDeferral accept_deferral_;  // HTTP mode only
   bool draining_ = false;
   DescriptorShortage descriptor_shortage_;
   boost::asio::steady_timer bytes_timer_;

@@ -5,6 +5,7 @@
 #include "poolgate/pool/dialer.hpp"
 #include "poolgate/relay/asio_internals.hpp"
 #include "poolgate/relay/drained_wait.hpp"
+#include "poolgate/server/listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 namespace poolgate::server {
 namespace {
@@ -126,12 +128,27 @@ boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socke
     }
     const boost::system::error_code ec = accept_now(*acceptor_, client, peer);
     ++accepted_in_batch_;  // failures count too: an error that repeats must not keep the worker to itself
-    if (!ec) co_return ec;  // the slot, if any, now belongs to this client
+    if (!ec) {
+      ++accepted_since_wait_;
+      co_return ec;  // the slot, if any, now belongs to this client
+    }
     if (limit_.enabled()) limit_.release();
     if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec;
     backlog_empty = true;
+    if (http_mode_) adapt_accept_deferral(std::exchange(accepted_since_wait_, 0));
   }
   co_return boost::asio::error::operation_aborted;
+}
+
+void Worker::adapt_accept_deferral(unsigned accepted) {
+  if (!accept_deferral_.note_drained_backlog(accepted)) return;
+  const bool on = accept_deferral_.deferring();
+  if (const boost::system::error_code ec = defer_accept(*acceptor_, on)) {
+    spdlog::warn("worker {}: cannot {} deferred accept on the listener: {}", index_, on ? "turn on" : "turn off",
+                 ec.message());
+    return;
+  }
+  spdlog::debug("worker {}: deferred accept {}", index_, on ? "on: clients are queueing" : "off");
 }
 
 boost::asio::awaitable<void> Worker::wait_for_free_slot() {
