@@ -27,6 +27,7 @@ TEST_F(AdminMetricsTest, EveryFamilyHasHelpAndTypeAndTheControlCountersStartAtZe
       {"poolgate_connections_active", "gauge"},
       {"poolgate_connections_rejected_total", "counter"},
       {"poolgate_accept_pauses_total", "counter"},
+      {"poolgate_accept_deferring_workers", "gauge"},
       {"poolgate_backend_connect_duration_seconds", "histogram"},
       {"poolgate_backend_connect_errors_total", "counter"},
       {"poolgate_pool_hits_total", "counter"},

@@ -106,6 +106,8 @@ std::optional<std::string> Client::recv_exact(std::size_t size, std::chrono::mil
   return result;
 }
 
+std::uint16_t Client::local_port() const { return test::local_port(fd_.get()); }
+
 std::optional<std::string> Client::recv_line(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::size_t newline;

@@ -25,6 +25,9 @@ class Client {
   // Like connect, but a refused or timed-out connect is an expected outcome, not an error.
   static std::optional<Client> try_connect(std::uint16_t port, std::chrono::milliseconds timeout = kIoTimeout);
 
+  // The client's own port (its end of the connection).
+  std::uint16_t local_port() const;
+
   bool send_all(std::string_view data, std::chrono::milliseconds timeout = kIoTimeout);
   // Exactly `size` bytes, or nullopt if the peer closed or the deadline passed first.
   std::optional<std::string> recv_exact(std::size_t size, std::chrono::milliseconds timeout = kIoTimeout);

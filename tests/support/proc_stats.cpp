@@ -92,4 +92,24 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+ServerEnd server_end(std::uint16_t server_port, std::uint16_t client_port) {
+  // Rows: "sl local_address rem_address st ...", addresses as hex IP:port, the state in hex (01 established,
+  // 03 SYN_RECV: how a deferred connection's request is shown).
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    const auto port_of = [](const std::string& address) {
+      return static_cast<std::uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+    };
+    if (local.find(':') == std::string::npos || remote.find(':') == std::string::npos) continue;
+    if (port_of(local) != server_port || port_of(remote) != client_port) continue;
+    return state == "03" ? ServerEnd::waiting : ServerEnd::established;
+  }
+  return ServerEnd::absent;
+}
+
 }  // namespace poolgate::test

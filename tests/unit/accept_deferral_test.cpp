@@ -49,6 +49,15 @@ TEST(AcceptDeferralTest, AfterABurstSingleClientsTurnItOffButNotAtTheFirst) {
   EXPECT_FALSE(deferral.deferring());
 }
 
+TEST(AcceptDeferralTest, AHugeBacklogWeighsNoMoreThanAFewQueueingClients) {
+  // A thousand clients that waited out a pause at the connection cap: without a bound, some sixty lone clients
+  // would pass before the worker stopped deferring.
+  AcceptDeferral deferral;
+  ASSERT_TRUE(deferral.note_drained_backlog(1000));
+  EXPECT_EQ(feed(deferral, {1}, 20), 1);
+  EXPECT_FALSE(deferral.deferring());
+}
+
 TEST(AcceptDeferralTest, BetweenTheLinesItKeepsWhatItWasEitherWay) {
   // One backlog of two in six: a mean near 1.17, above kIdle and below kBusy.
   const std::initializer_list<unsigned> in_between{1, 1, 1, 1, 1, 2};

@@ -105,6 +105,7 @@ TEST_F(TelemetryTest, SumsEveryWorkerPerEndpoint) {
   first_.accept_pauses_max_connections += 2;
   ++second_.accept_pauses_max_connections;
   ++second_.accept_pauses_out_of_descriptors;
+  second_.accept_deferring.set(1);
   EndpointStats& a1 = first_.endpoint("10.0.0.1:6443");
   EndpointStats& a2 = second_.endpoint("10.0.0.1:6443");
   a1.pool->hits += 2;
@@ -126,6 +127,7 @@ TEST_F(TelemetryTest, SumsEveryWorkerPerEndpoint) {
   EXPECT_EQ(metric_sum(metrics, "poolgate_connections_rejected_total", {{"reason", "no_backend"}}), 1);
   EXPECT_EQ(metric_sum(metrics, "poolgate_accept_pauses_total", {{"reason", "max_connections"}}), 3);
   EXPECT_EQ(metric_sum(metrics, "poolgate_accept_pauses_total", {{"reason", "out_of_descriptors"}}), 1);
+  EXPECT_EQ(metric_sum(metrics, "poolgate_accept_deferring_workers"), 1);
   EXPECT_EQ(metric_sum(metrics, "poolgate_bytes_total", {{"direction", "to_backend"}}), 100);
   EXPECT_EQ(metric_sum(metrics, "poolgate_bytes_total", {{"direction", "to_client"}}), 7);
   EXPECT_EQ(metric_sum(metrics, "poolgate_pool_hits_total", a), 7);
@@ -169,7 +171,7 @@ TEST_F(TelemetryTest, EveryFamilyAppearsOnceAndSamplesFollowTheirFamily) {
       EXPECT_EQ(line.rfind(current_family, 0), 0u) << line << " outside its family " << current_family;
     }
   }
-  EXPECT_EQ(type_lines.size(), 21u);
+  EXPECT_EQ(type_lines.size(), 22u);
   for (const auto& [family, count] : type_lines) EXPECT_EQ(count, 1) << family;
 }
 

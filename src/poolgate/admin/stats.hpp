@@ -44,6 +44,9 @@ class WorkerStats {
   // HTTP mode: requests between their backend lease and the arrival of their response header. Also the load
   // signal of the worker's event loop (server/event_loop.hpp).
   LocalGauge http_requests_in_flight;
+  // HTTP mode: 1 while the worker's listener holds new connections back until their first bytes (clients are
+  // queueing; server/accept_deferral.hpp), else 0.
+  LocalGauge accept_deferring;
   // Times the accept loop stopped accepting: at the --max-connections cap, or out of file descriptors.
   LocalCounter accept_pauses_max_connections;
   LocalCounter accept_pauses_out_of_descriptors;

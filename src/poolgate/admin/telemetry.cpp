@@ -142,8 +142,9 @@ std::string Telemetry::render_metrics() const {
   std::uint64_t paused_at_limit = 0, paused_out_of_descriptors = 0;
   std::map<std::string, EndpointTotals> endpoints;  // sorted by key: stable output
   HttpRefusalTotals refusals;
-  std::int64_t requests_in_flight = 0;
+  std::int64_t requests_in_flight = 0, deferring = 0;
   for (const WorkerStats* worker : workers_) {
+    deferring += worker->accept_deferring.load();
     requests_in_flight += worker->http_requests_in_flight.load();
     refusals.malformed += worker->http_refusals.malformed.load();
     refusals.header_too_large += worker->http_refusals.header_too_large.load();
@@ -203,6 +204,11 @@ std::string Telemetry::render_metrics() const {
              "cap (reason max_connections), or out of file descriptors (reason out_of_descriptors).");
   out.sample("poolgate_accept_pauses_total", label("reason", "max_connections"), paused_at_limit);
   out.sample("poolgate_accept_pauses_total", label("reason", "out_of_descriptors"), paused_out_of_descriptors);
+
+  out.family("poolgate_accept_deferring_workers", "gauge",
+             "HTTP mode: worker threads whose listener holds each new connection back until its first bytes "
+             "arrive, because clients are queueing for them.");
+  out.sample("poolgate_accept_deferring_workers", "", deferring);
 
   out.family("poolgate_backend_connect_duration_seconds", "histogram",
              "Time to establish a backend TCP connection (client dials and warm-pool refills that succeeded).");

@@ -133,8 +133,9 @@ class Worker : private http::Upstream {
   std::atomic<bool> waiting_for_slot_{false};
   bool accepting_ = false;
   unsigned accepted_in_batch_ = 0;  // clients accept_next() took since the loop last let other work run
-  unsigned accepted_since_wait_ = 0;  // clients accept_next() took since it last waited for the backlog
+  unsigned accepted_since_backlog_drained_ = 0;  // clients accept_next() took since accept4() last said EAGAIN
   AcceptDeferral accept_deferral_;  // HTTP mode only
+  bool accept_deferral_failed_ = false;  // the listener refused a TCP_DEFER_ACCEPT change: no more are tried
   bool draining_ = false;
   DescriptorShortage descriptor_shortage_;
   boost::asio::steady_timer bytes_timer_;

@@ -129,25 +129,28 @@ boost::asio::awaitable<boost::system::error_code> Worker::accept_next(tcp::socke
     const boost::system::error_code ec = accept_now(*acceptor_, client, peer);
     ++accepted_in_batch_;  // failures count too: an error that repeats must not keep the worker to itself
     if (!ec) {
-      ++accepted_since_wait_;
+      ++accepted_since_backlog_drained_;
       co_return ec;  // the slot, if any, now belongs to this client
     }
     if (limit_.enabled()) limit_.release();
     if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return ec;
     backlog_empty = true;
-    if (http_mode_) adapt_accept_deferral(std::exchange(accepted_since_wait_, 0));
+    if (http_mode_) adapt_accept_deferral(std::exchange(accepted_since_backlog_drained_, 0));
   }
   co_return boost::asio::error::operation_aborted;
 }
 
 void Worker::adapt_accept_deferral(unsigned accepted) {
-  if (!accept_deferral_.note_drained_backlog(accepted)) return;
+  if (accept_deferral_failed_ || !accept_deferral_.note_drained_backlog(accepted)) return;
   const bool on = accept_deferral_.deferring();
   if (const boost::system::error_code ec = defer_accept(*acceptor_, on)) {
-    spdlog::warn("worker {}: cannot {} deferred accept on the listener: {}", index_, on ? "turn on" : "turn off",
-                 ec.message());
+    // The listener keeps its setting, and the gauge with it; trying again at every change would only repeat this.
+    accept_deferral_failed_ = true;
+    spdlog::warn("worker {}: cannot turn {} deferred accept on the listener ({}); it stays {}", index_,
+                 on ? "on" : "off", ec.message(), on ? "accepting at once" : "deferring");
     return;
   }
+  stats_.accept_deferring.set(on ? 1 : 0);
   spdlog::debug("worker {}: deferred accept {}", index_, on ? "on: clients are queueing" : "off");
 }
 
