@@ -20,12 +20,13 @@ using server::AcceptDeferral;
 
 constexpr std::size_t kBurst = 10;  // clients that meet a stopped poolgate: a backlog of 10 when it resumes
 
-// Lone clients (one per drained backlog) that take AcceptDeferral's running mean from its highest value down
-// below the line where deferring stops, whatever the burst left it at.
+// Lone clients (one per drained backlog) after which a worker stops deferring, whatever the burst left it at:
+// counted on an AcceptDeferral brought as near its highest mean as backlogs can take it.
 constexpr int lone_clients_to_stop_deferring() {
-  double mean = AcceptDeferral::kLargestSample;
+  AcceptDeferral deferral;
+  for (int i = 0; i < 200; ++i) deferral.note_drained_backlog(AcceptDeferral::kLargestSample);
   int clients = 0;
-  for (; mean >= AcceptDeferral::kIdle; ++clients) mean += (1.0 - mean) * AcceptDeferral::kWeight;
+  for (; deferral.deferring(); ++clients) deferral.note_drained_backlog(1);
   return clients;
 }
 constexpr int kSingleClients = lone_clients_to_stop_deferring() + 5;

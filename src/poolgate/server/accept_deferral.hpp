@@ -28,7 +28,7 @@ class AcceptDeferral {
 
   // The backlog was drained (accept4() said EAGAIN) after `accepted` connections came out of it since the last
   // wait. True when deferring() changed: the caller sets the listener to match.
-  bool note_drained_backlog(unsigned accepted) {
+  constexpr bool note_drained_backlog(unsigned accepted) {
     // None: the first accept4() after accepting starts, or a spurious wake-up. It says nothing of load.
     if (accepted == 0) return false;
     mean_ += (static_cast<double>(std::min(accepted, kLargestSample)) - mean_) * kWeight;
@@ -38,7 +38,7 @@ class AcceptDeferral {
     return true;
   }
 
-  bool deferring() const { return deferring_; }
+  constexpr bool deferring() const { return deferring_; }
 
  private:
   double mean_ = 1.0;
